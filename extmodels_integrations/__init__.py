@@ -1,0 +1,77 @@
+"""External-model endpoints as first-class models: a framework-free core, with LangChain
+(``extmodels_integrations.langchain``) and LlamaIndex (``extmodels_integrations.llama_index``)
+classes on top."""
+
+from extmodels_integrations._client import ExternalClient
+from extmodels_integrations._config import ExternalModel, parse_external_model
+from extmodels_integrations._exceptions import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConnectionError,
+    ContentFilterError,
+    ContextWindowExceededError,
+    ExternalModelError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+    TimeoutError,
+)
+from extmodels_integrations._secrets import SecretReference, SecretResolver
+from extmodels_integrations._types import (
+    ChatChoice,
+    ChatChunk,
+    ChatChunkChoice,
+    ChatRequest,
+    ChatResponse,
+    CompletionChoice,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatChoice",
+    "ChatChunk",
+    "ChatChunkChoice",
+    "ChatRequest",
+    "ChatResponse",
+    "CompletionChoice",
+    "CompletionChunk",
+    "CompletionRequest",
+    "CompletionResponse",
+    "ConfigurationError",
+    "ConnectionError",
+    "ContentFilterError",
+    "ContextWindowExceededError",
+    "EmbeddingsRequest",
+    "EmbeddingsResponse",
+    "ExternalClient",
+    "ExternalModel",
+    "ExternalModelError",
+    "Message",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SecretReference",
+    "SecretResolver",
+    "ServerError",
+    "StreamError",
+    "TimeoutError",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "parse_external_model",
+]

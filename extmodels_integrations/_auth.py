@@ -1,0 +1,149 @@
+"""Request authentication: static headers, and Microsoft Entra ID client-credentials tokens
+that are cached and refreshed before they expire (long batch jobs outlive a one-hour token)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from pydantic import SecretStr
+
+from extmodels_integrations._exceptions import APIError, AuthenticationError, StreamError
+from extmodels_integrations._transport import HttpRequest, Transport
+
+__all__ = ["Auth", "EntraTokenAuth", "StaticAuth"]
+
+ENTRA_AUTHORITY = "https://login.microsoftonline.com"
+COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
+# Refresh this long before expiry so a request never leaves with a token about to lapse.
+_REFRESH_MARGIN = 300.0
+
+
+class Auth(Protocol):
+    """Produces the auth headers of one request."""
+
+    def headers(self, transport: Transport) -> Mapping[str, str]: ...
+
+    async def aheaders(self, transport: Transport) -> Mapping[str, str]: ...
+
+
+class StaticAuth:
+    """Fixed headers built from secrets; the values are unwrapped only when a request is sent."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Mapping[str, tuple[str, SecretStr]]) -> None:
+        # header name -> (prefix, secret), e.g. {"Authorization": ("Bearer ", key)}
+        self._secrets = dict(secrets)
+
+    def headers(self, transport: Transport) -> Mapping[str, str]:
+        return {
+            name: prefix + secret.get_secret_value()
+            for name, (prefix, secret) in self._secrets.items()
+        }
+
+    async def aheaders(self, transport: Transport) -> Mapping[str, str]:
+        return self.headers(transport)
+
+    def __repr__(self) -> str:
+        return f"StaticAuth(headers={sorted(self._secrets)})"
+
+
+class EntraTokenAuth:
+    """OAuth2 client credentials against Microsoft Entra ID, for ``openai_api_type=azuread``."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretStr,
+        scope: str = COGNITIVE_SERVICES_SCOPE,
+        authority: str = ENTRA_AUTHORITY,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.scope = scope
+        self.authority = authority.rstrip("/")
+        self._token: SecretStr | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"EntraTokenAuth(tenant_id={self.tenant_id!r}, client_id={self.client_id!r})"
+
+    def token_request(self) -> HttpRequest:
+        """The token request (form-encoded, as the v2.0 endpoint requires)."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+            "scope": self.scope,
+        }
+        return HttpRequest(
+            url=f"{self.authority}/{self.tenant_id}/oauth2/v2.0/token",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            content=_form(form),
+        )
+
+    def _fresh(self) -> SecretStr | None:
+        if self._token is not None and time.monotonic() < self._expires_at - _REFRESH_MARGIN:
+            return self._token
+        return None
+
+    def _store(self, data: Any) -> SecretStr:
+        try:
+            token = SecretStr(str(data["access_token"]))
+            lifetime = float(data.get("expires_in", 3600))
+        except (KeyError, TypeError, ValueError):
+            raise StreamError(
+                "Entra ID token response has no access_token", provider="openai"
+            ) from None
+        self._token, self._expires_at = token, time.monotonic() + lifetime
+        return token
+
+    def headers(self, transport: Transport) -> Mapping[str, str]:
+        token = self._fresh()
+        if token is None:
+            with self._lock:
+                token = self._fresh()
+                if token is None:
+                    data, _ = transport.send_json(self.token_request(), _map_token_error)
+                    token = self._store(data)
+        return {"Authorization": "Bearer " + token.get_secret_value()}
+
+    async def aheaders(self, transport: Transport) -> Mapping[str, str]:
+        token = self._fresh()
+        if token is None:
+            data, _ = await transport.asend_json(self.token_request(), _map_token_error)
+            token = self._store(data)
+        return {"Authorization": "Bearer " + token.get_secret_value()}
+
+
+def _form(fields: Mapping[str, str]) -> bytes:
+    return urlencode(fields).encode()
+
+
+def _map_token_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+    # AAD answers {"error": "invalid_client", "error_description": "AADSTS...: ..."}; neither
+    # field echoes the secret.
+    try:
+        data = json.loads(body)
+        code, message = data.get("error"), data.get("error_description") or data.get("error")
+    except (ValueError, AttributeError):
+        code, message = None, body[:300].decode("utf-8", "replace")
+    cls = AuthenticationError if status in (400, 401, 403) else APIError
+    error = cls(
+        f"Microsoft Entra ID token request failed: {message}",
+        provider="openai",
+        status_code=status,
+        code=code,
+        request_id=headers.get("x-ms-request-id"),
+    )
+    error.retryable = status == 429 or status >= 500
+    return error

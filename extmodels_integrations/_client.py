@@ -1,0 +1,495 @@
+"""``ExternalClient``: the framework-free client every LangChain and LlamaIndex class sits on.
+
+It picks the target (a serving endpoint, or an ``external_model`` block called directly),
+resolves secrets once, and offers the three tasks sync and async, plain and streaming. Every
+pure step (building requests, parsing, usage accounting, batching) is shared by the sync and
+async paths; only the few lines that wait on I/O differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from extmodels_integrations._auth import StaticAuth
+from extmodels_integrations._config import ExternalModel, parse_external_model
+from extmodels_integrations._exceptions import ConfigurationError, NotFoundError, StreamError
+from extmodels_integrations._secrets import (
+    SecretLookup,
+    SecretResolver,
+    decode_workspace_secret,
+    workspace_secret_request,
+)
+from extmodels_integrations._transport import HttpRequest, Transport
+from extmodels_integrations._types import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Task,
+    Usage,
+)
+from extmodels_integrations.providers import build_adapter
+from extmodels_integrations.providers._base import Adapter
+from extmodels_integrations.providers.databricks import DatabricksAdapter, normalize_host
+
+__all__ = ["ExternalClient"]
+
+_C = TypeVar("_C", ChatChunk, CompletionChunk)
+
+_TASK_CLASSES = {
+    CHAT: "ChatExternal",
+    COMPLETIONS: "CompletionExternal",
+    EMBEDDINGS: "ExternalEmbeddings",
+}
+
+
+class ExternalClient:
+    """Sync and async access to one external-model target, returning unified types.
+
+    Give exactly one target:
+
+    * ``endpoint="name"`` (+ ``host``, ``token``; defaults ``DATABRICKS_HOST`` /
+      ``DATABRICKS_TOKEN``): a serving endpoint that speaks the unified schema;
+    * ``external_model={...}``: an ``external_model`` block, called on the provider directly.
+
+    Secret references in ``external_model`` resolve through ``secret_resolver``, then
+    ``EXTMODELS_SECRET__<SCOPE>__<KEY>`` environment variables, then the workspace secrets API
+    when a host and token are known (see :class:`~extmodels_integrations.SecretResolver`).
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        host: str | None = None,
+        token: str | SecretStr | None = None,
+        external_model: Mapping[str, Any] | ExternalModel | None = None,
+        timeout: float | None = 60.0,
+        connect_timeout: float = 10.0,
+        stall_timeout: float | None = 60.0,
+        max_retries: int = 2,
+        stream_usage: bool = True,
+        max_concurrency: int = 8,
+        secret_resolver: SecretLookup | None = None,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if (endpoint is None) == (external_model is None):
+            raise ConfigurationError(
+                "give exactly one target: endpoint='<serving endpoint name>' or "
+                "external_model={...} (an external_model block)"
+            )
+        if max_concurrency < 1:
+            raise ConfigurationError("max_concurrency must be at least 1")
+        self.endpoint = endpoint
+        self.external_model = (
+            parse_external_model(external_model) if external_model is not None else None
+        )
+        self._host = host or os.environ.get("DATABRICKS_HOST")
+        raw_token = token if token is not None else os.environ.get("DATABRICKS_TOKEN")
+        self._token = SecretStr(raw_token) if isinstance(raw_token, str) else raw_token
+        if endpoint is not None and not self._host:
+            raise ConfigurationError(
+                "host: no workspace host for endpoint "
+                f"'{endpoint}': pass host='https://<workspace>' or set DATABRICKS_HOST"
+            )
+        if endpoint is not None and self._token is None:
+            raise ConfigurationError(
+                f"token: no token for endpoint '{endpoint}': pass token=... or set DATABRICKS_TOKEN"
+            )
+        self.max_concurrency = max_concurrency
+        self._stream_usage = stream_usage
+        self._secret_resolver = secret_resolver
+        self.transport = Transport(
+            provider=self.provider,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            stall_timeout=stall_timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            http_async_client=http_async_client,
+        )
+        self._built: Adapter | None = None
+        self._build_lock = threading.Lock()
+
+    # -- description -------------------------------------------------------------------------
+
+    @property
+    def provider(self) -> str:
+        """``databricks`` for a serving endpoint, else the external model's provider."""
+        return "databricks" if self.external_model is None else self.external_model.provider
+
+    @property
+    def model_name(self) -> str:
+        """The endpoint name or the external model's ``name``."""
+        if self.external_model is not None:
+            return self.external_model.name
+        assert self.endpoint is not None
+        return self.endpoint
+
+    @property
+    def task(self) -> Task | None:
+        """The configured task; ``None`` for a serving endpoint (it serves whatever it serves)."""
+        return None if self.external_model is None else self.external_model.task
+
+    @property
+    def host(self) -> str | None:
+        """The workspace host, normalized, if any."""
+        return normalize_host(self._host) if self._host else None
+
+    def check_task(self, task: Task, *, field: str = "external_model.task") -> None:
+        """Raise :class:`ConfigurationError` when the target is configured for another task."""
+        if self.task is not None and self.task != task:
+            raise ConfigurationError(
+                f"{field} is '{self.task}' but {_TASK_CLASSES[task]} needs '{task}': "
+                f"use {_TASK_CLASSES[self.task]} for this model or set task to '{task}'"
+            )
+
+    def __repr__(self) -> str:
+        return f"ExternalClient(provider={self.provider!r}, model={self.model_name!r})"
+
+    # -- target ------------------------------------------------------------------------------
+
+    def _adapter(self) -> Adapter:
+        if self._built is None:
+            with self._build_lock:
+                if self._built is None:
+                    self._built = self._build()
+        return self._built
+
+    async def _aadapter(self) -> Adapter:
+        if self._built is not None:
+            return self._built
+        # Resolving secrets may call the workspace API: keep it off the event loop.
+        return await asyncio.to_thread(self._adapter)
+
+    def _build(self) -> Adapter:
+        if self.external_model is None:
+            assert self.endpoint is not None and self._host and self._token is not None
+            return DatabricksAdapter(
+                host=self._host,
+                endpoint=self.endpoint,
+                auth=StaticAuth({"Authorization": ("Bearer ", self._token)}),
+                stream_usage=self._stream_usage,
+            )
+        resolver = SecretResolver(self._secret_resolver, workspace_fetch=self._workspace_fetch())
+        return build_adapter(self.external_model, resolver, stream_usage=self._stream_usage)
+
+    def _workspace_fetch(self) -> Callable[[str, str], str | None] | None:
+        if not self._host or self._token is None:
+            return None
+        host, token = normalize_host(self._host), self._token
+
+        def fetch(scope: str, key: str) -> str | None:
+            url, params = workspace_secret_request(host, scope, key)
+            request = HttpRequest(
+                url=url,
+                method="GET",
+                params=params,
+                headers={"Authorization": "Bearer " + token.get_secret_value()},
+            )
+            mapper = DatabricksAdapter(host=host, endpoint="", auth=StaticAuth({})).map_error
+            try:
+                data, _ = self.transport.send_json(request, mapper)
+            except NotFoundError:
+                return None
+            return decode_workspace_secret(data)
+
+        return fetch
+
+    def _prepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
+        request.headers.update(adapter.auth.headers(self.transport))
+        return request
+
+    async def _aprepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
+        request.headers.update(await adapter.auth.aheaders(self.transport))
+        return request
+
+    # -- chat --------------------------------------------------------------------------------
+
+    def chat(self, request: ChatRequest | None = None, **fields: Any) -> ChatResponse:
+        """One chat completion. Pass a :class:`ChatRequest` or its fields as keywords."""
+        request = _request(ChatRequest, request, fields)
+        self.check_task(CHAT)
+        adapter = self._adapter()
+        http = self._prepare(adapter, adapter.chat_request(request, stream=False))
+        data, headers = self.transport.send_json(http, adapter.map_error)
+        return adapter.parse_chat(data, headers)
+
+    async def achat(self, request: ChatRequest | None = None, **fields: Any) -> ChatResponse:
+        """Async twin of :meth:`chat`."""
+        request = _request(ChatRequest, request, fields)
+        self.check_task(CHAT)
+        adapter = await self._aadapter()
+        http = await self._aprepare(adapter, adapter.chat_request(request, stream=False))
+        data, headers = await self.transport.asend_json(http, adapter.map_error)
+        return adapter.parse_chat(data, headers)
+
+    def stream_chat(self, request: ChatRequest | None = None, **fields: Any) -> Iterator[ChatChunk]:
+        """Stream chat chunks; exactly the last chunk carries usage (when the target reports it)."""
+        request = _request(ChatRequest, request, fields)
+        self.check_task(CHAT)
+        adapter = self._adapter()
+        http = self._prepare(adapter, adapter.chat_request(request, stream=True))
+        usage = _UsageOnce()
+        for chunk in self.transport.stream(http, adapter.map_error, adapter.chat_stream):
+            if usage.take(chunk):
+                yield chunk
+        final = usage.final(ChatChunk)
+        if final is not None:
+            yield final
+
+    async def astream_chat(
+        self, request: ChatRequest | None = None, **fields: Any
+    ) -> AsyncIterator[ChatChunk]:
+        """Async twin of :meth:`stream_chat`."""
+        request = _request(ChatRequest, request, fields)
+        self.check_task(CHAT)
+        adapter = await self._aadapter()
+        http = await self._aprepare(adapter, adapter.chat_request(request, stream=True))
+        usage = _UsageOnce()
+        async for chunk in self.transport.astream(http, adapter.map_error, adapter.chat_stream):
+            if usage.take(chunk):
+                yield chunk
+        final = usage.final(ChatChunk)
+        if final is not None:
+            yield final
+
+    # -- completions -------------------------------------------------------------------------
+
+    def complete(
+        self, request: CompletionRequest | None = None, **fields: Any
+    ) -> CompletionResponse:
+        """One completions call. Pass a :class:`CompletionRequest` or its fields as keywords."""
+        request = _request(CompletionRequest, request, fields)
+        self.check_task(COMPLETIONS)
+        adapter = self._adapter()
+        http = self._prepare(adapter, adapter.completion_request(request, stream=False))
+        data, headers = self.transport.send_json(http, adapter.map_error)
+        return adapter.parse_completion(data, headers)
+
+    async def acomplete(
+        self, request: CompletionRequest | None = None, **fields: Any
+    ) -> CompletionResponse:
+        """Async twin of :meth:`complete`."""
+        request = _request(CompletionRequest, request, fields)
+        self.check_task(COMPLETIONS)
+        adapter = await self._aadapter()
+        http = await self._aprepare(adapter, adapter.completion_request(request, stream=False))
+        data, headers = await self.transport.asend_json(http, adapter.map_error)
+        return adapter.parse_completion(data, headers)
+
+    def stream_complete(
+        self, request: CompletionRequest | None = None, **fields: Any
+    ) -> Iterator[CompletionChunk]:
+        """Stream completion chunks; exactly the last chunk carries usage."""
+        request = _request(CompletionRequest, request, fields)
+        self.check_task(COMPLETIONS)
+        adapter = self._adapter()
+        http = self._prepare(adapter, adapter.completion_request(request, stream=True))
+        usage = _UsageOnce()
+        for chunk in self.transport.stream(http, adapter.map_error, adapter.completion_stream):
+            if usage.take(chunk):
+                yield chunk
+        final = usage.final(CompletionChunk)
+        if final is not None:
+            yield final
+
+    async def astream_complete(
+        self, request: CompletionRequest | None = None, **fields: Any
+    ) -> AsyncIterator[CompletionChunk]:
+        """Async twin of :meth:`stream_complete`."""
+        request = _request(CompletionRequest, request, fields)
+        self.check_task(COMPLETIONS)
+        adapter = await self._aadapter()
+        http = await self._aprepare(adapter, adapter.completion_request(request, stream=True))
+        usage = _UsageOnce()
+        async for chunk in self.transport.astream(
+            http, adapter.map_error, adapter.completion_stream
+        ):
+            if usage.take(chunk):
+                yield chunk
+        final = usage.final(CompletionChunk)
+        if final is not None:
+            yield final
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    def embedding_batch_size(self, requested: int | None = None) -> int:
+        """The batch size used: ``requested`` capped by the target's per-request limit."""
+        limit = self._adapter().embedding_batch_size
+        return min(requested, limit) if requested else limit
+
+    def embed(
+        self,
+        texts: list[str],
+        *,
+        input_kind: Literal["query", "document"] = "document",
+        batch_size: int | None = None,
+        model: str | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> EmbeddingsResponse:
+        """Embed ``texts`` in batches sized to the target's limit; order is preserved."""
+        self.check_task(EMBEDDINGS)
+        texts = _texts(texts)
+        if not texts:
+            return EmbeddingsResponse(
+                [], model=self.model_name, usage=Usage(), provider=self.provider
+            )
+        adapter = self._adapter()
+        parts = []
+        for batch in _batches(texts, self.embedding_batch_size(batch_size)):
+            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
+            http = self._prepare(adapter, adapter.embeddings_request(request))
+            data, headers = self.transport.send_json(http, adapter.map_error)
+            parts.append(_checked(adapter.parse_embeddings(data, headers), len(batch)))
+        return _joined(parts, self)
+
+    async def aembed(
+        self,
+        texts: list[str],
+        *,
+        input_kind: Literal["query", "document"] = "document",
+        batch_size: int | None = None,
+        model: str | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> EmbeddingsResponse:
+        """Async twin of :meth:`embed`; batches go out concurrently (``max_concurrency``)."""
+        self.check_task(EMBEDDINGS)
+        texts = _texts(texts)
+        if not texts:
+            return EmbeddingsResponse(
+                [], model=self.model_name, usage=Usage(), provider=self.provider
+            )
+        adapter = await self._aadapter()
+        gate = asyncio.Semaphore(self.max_concurrency)
+
+        async def one(batch: list[str]) -> EmbeddingsResponse:
+            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
+            async with gate:
+                http = await self._aprepare(adapter, adapter.embeddings_request(request))
+                data, headers = await self.transport.asend_json(http, adapter.map_error)
+            return _checked(adapter.parse_embeddings(data, headers), len(batch))
+
+        batches = _batches(texts, self.embedding_batch_size(batch_size))
+        parts = await asyncio.gather(*(one(b) for b in batches))
+        return _joined(list(parts), self)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP clients this object created."""
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this object created, from async code."""
+        await self.transport.aclose()
+
+    def __enter__(self) -> ExternalClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ExternalClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+_R = TypeVar("_R", ChatRequest, CompletionRequest)
+
+
+def _request(cls: type[_R], request: _R | None, fields: dict[str, Any]) -> _R:
+    if request is None:
+        return cls(**fields)
+    if fields:
+        raise TypeError("pass either a request object or keyword fields, not both")
+    return request
+
+
+class _UsageOnce:
+    """Holds back usage from every chunk and reports it once, on a final usage-only chunk.
+
+    Targets differ: OpenAI sends one usage chunk when asked, serving endpoints fronting other
+    providers repeat partial usage on every chunk, some send none. Callers always see it once.
+    """
+
+    __slots__ = ("id", "model", "provider", "usage")
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.id: str | None = None
+        self.model: str | None = None
+        self.provider: str | None = None
+
+    def take(self, chunk: ChatChunk | CompletionChunk) -> bool:
+        """Strip usage from ``chunk``; whether the chunk still carries anything."""
+        if chunk.usage is not None:
+            self.usage = chunk.usage if self.usage is None else self.usage.merged_with(chunk.usage)
+            chunk.usage = None
+        self.id = chunk.id or self.id
+        self.model = chunk.model or self.model
+        self.provider = chunk.provider
+        return bool(chunk.choices)
+
+    def final(self, cls: type[_C]) -> _C | None:
+        if self.usage is None:
+            return None
+        return cls(self.id, self.model, [], self.usage.completed(), self.provider)
+
+
+def _texts(texts: list[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("embed() takes a list of strings; wrap a single text in a list")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"texts[{i}] is {type(text).__name__}: only strings are embedded "
+                "(token-id inputs are not supported)"
+            )
+    return texts
+
+
+def _batches(texts: list[str], size: int) -> list[list[str]]:
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
+
+
+def _checked(response: EmbeddingsResponse, expected: int) -> EmbeddingsResponse:
+    if len(response.embeddings) != expected:
+        raise StreamError(
+            f"asked for {expected} embeddings, got {len(response.embeddings)}",
+            provider=response.provider,
+        )
+    return response
+
+
+def _joined(parts: list[EmbeddingsResponse], client: ExternalClient) -> EmbeddingsResponse:
+    if len(parts) == 1:
+        return parts[0]
+    usage = Usage()
+    for part in parts:
+        if part.usage is not None:
+            usage.prompt_tokens += part.usage.prompt_tokens
+            usage.total_tokens += part.usage.total_tokens
+    return EmbeddingsResponse(
+        embeddings=[vector for part in parts for vector in part.embeddings],
+        model=parts[0].model or client.model_name,
+        usage=usage,
+        provider=client.provider,
+    )

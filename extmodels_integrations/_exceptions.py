@@ -1,0 +1,176 @@
+"""One typed exception tree for every provider, task and framework.
+
+Every error carries what a user needs to act on it (provider, HTTP status, the provider's own
+message, request id) and never a secret: messages are built only from provider responses and
+from field names, and the raw body is redacted before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConnectionError",
+    "ContentFilterError",
+    "ContextWindowExceededError",
+    "ExternalModelError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "StreamError",
+    "TimeoutError",
+]
+
+# Strings that look like credentials are masked wherever provider text ends up in an error:
+# some providers echo a malformed key back in their message.
+_SECRET_PATTERN = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{8,}|dapi[0-9a-f]{8,}|AKIA[0-9A-Z]{12,}|Bearer\s+[A-Za-z0-9._\-]{8,}|"
+    r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
+)
+
+
+def redact(text: str) -> str:
+    """Mask anything in ``text`` that looks like a key or a token."""
+    return _SECRET_PATTERN.sub("***", text)
+
+
+class ExternalModelError(Exception):
+    """Base class of every error this package raises."""
+
+    retryable: bool = False
+
+
+class ConfigurationError(ExternalModelError, ValueError):
+    """A target, config or argument is invalid; the message names the field and the fix."""
+
+
+class StreamError(ExternalModelError):
+    """A response or stream could not be decoded (malformed JSON, truncated stream...)."""
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class ConnectionError(ExternalModelError):
+    """The provider could not be reached (DNS, refused, reset)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class TimeoutError(ExternalModelError):
+    """Connecting, reading, or waiting for the next stream chunk took too long."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class APIError(ExternalModelError):
+    """The provider answered with an error status or an error event."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        body: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.provider_message = redact(message)
+        self.provider = provider
+        self.status_code = status_code
+        self.request_id = request_id
+        self.code = code
+        self.body = redact(body) if body is not None else None
+        self.retry_after = retry_after
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        parts = [f"{type(self).__name__}"]
+        where = ", ".join(
+            p
+            for p in (
+                f"provider={self.provider}" if self.provider else "",
+                f"status={self.status_code}" if self.status_code is not None else "",
+                f"code={self.code}" if self.code else "",
+                f"request_id={self.request_id}" if self.request_id else "",
+            )
+            if p
+        )
+        if where:
+            parts.append(f"({where})")
+        return " ".join(parts) + f": {self.provider_message}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only constructors do not pickle by default; errors cross process
+        # boundaries in batch jobs, so keep them picklable.
+        return (
+            _rebuild,
+            (
+                type(self),
+                self.provider_message,
+                {
+                    "provider": self.provider,
+                    "status_code": self.status_code,
+                    "request_id": self.request_id,
+                    "code": self.code,
+                    "body": self.body,
+                    "retry_after": self.retry_after,
+                },
+            ),
+        )
+
+
+def _rebuild(cls: type[APIError], message: str, kwargs: dict[str, object]) -> APIError:
+    return cls(message, **kwargs)  # type: ignore[arg-type]
+
+
+class BadRequestError(APIError):
+    """The provider rejected the request as invalid (400, 422)."""
+
+
+class ContextWindowExceededError(BadRequestError):
+    """The input is longer than the model's context window."""
+
+
+class ContentFilterError(BadRequestError):
+    """The provider's content filter blocked the prompt or the answer."""
+
+
+class AuthenticationError(APIError):
+    """The key or token was refused (401)."""
+
+
+class PermissionDeniedError(APIError):
+    """The credentials lack permission for this model or action (403)."""
+
+
+class NotFoundError(APIError):
+    """The model, deployment or endpoint does not exist (404)."""
+
+
+class RateLimitError(APIError):
+    """Too many requests or tokens (429, or a client-side limit)."""
+
+    retryable = True
+
+
+class ServerError(APIError):
+    """The provider failed (5xx, 529 overloaded, or an error event mid-stream)."""
+
+    retryable = True

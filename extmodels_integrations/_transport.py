@@ -1,0 +1,488 @@
+"""The only module that imports httpx: clients, timeouts, retries and stream decoding.
+
+Retries are bounded, use exponential backoff with jitter, honor ``Retry-After`` /
+``retry-after-ms`` / ``x-should-retry``, and never replay a stream that already yielded
+anything. Streams also get a stall timeout: httpx's read timeout only notices silence, while a
+server that keeps sending keep-alive comments but no data would otherwise hang a caller forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import email.utils
+import json
+import random
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+from extmodels_integrations._exceptions import (
+    APIError,
+    ConnectionError,
+    ExternalModelError,
+    StreamError,
+    TimeoutError,
+)
+
+__all__ = [
+    "ErrorMapper",
+    "HttpRequest",
+    "RetryPolicy",
+    "SSEDecoder",
+    "SSEEvent",
+    "StreamDecoder",
+    "Transport",
+    "retry_after_seconds",
+]
+
+E = TypeVar("E")
+
+ErrorMapper = Callable[[int, Mapping[str, str], bytes], APIError]
+"""Turns an error status, the response headers and body into the provider's typed error."""
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """A request built by a provider adapter; ``content`` holds pre-serialized bytes when the
+    exact body matters (request signing), otherwise ``json`` is serialized by httpx."""
+
+    url: str
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    params: dict[str, str] | None = None
+    content: bytes | None = None
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    """One server-sent event: the ``event:`` name (if any) and its joined ``data:`` lines."""
+
+    data: str
+    event: str | None = None
+
+
+class StreamDecoder(Protocol[E]):
+    """Incremental decoder from raw stream bytes to events (SSE, AWS event stream...)."""
+
+    def feed(self, chunk: bytes) -> list[E]: ...
+
+    def close(self) -> list[E]: ...
+
+
+class SSEDecoder:
+    """Incremental server-sent-events decoder shared by every SSE provider.
+
+    Handles events split across reads, UTF-8 sequences split across reads, ``\\r\\n`` / ``\\r``
+    line endings, multi-line ``data:``, and comment (keep-alive) lines.
+    """
+
+    __slots__ = ("_data", "_decoder", "_event", "_pending")
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._pending = ""
+        self._data: list[str] = []
+        self._event: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Decode ``chunk`` and return the events it completed."""
+        try:
+            text = self._pending + self._decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise StreamError(f"stream is not valid UTF-8: {exc.reason}") from None
+        hold = ""
+        if text.endswith("\r"):
+            # The matching "\n" may arrive in the next read; do not count a blank line twice.
+            text, hold = text[:-1], "\r"
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        *lines, last = text.split("\n")
+        self._pending = last + hold
+        events: list[SSEEvent] = []
+        for line in lines:
+            self._line(line, events)
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """Flush what is left when the stream ends without a final blank line."""
+        try:
+            tail = self._pending + self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise StreamError(f"stream ends inside a UTF-8 sequence: {exc.reason}") from None
+        self._pending = ""
+        events: list[SSEEvent] = []
+        for line in tail.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+            self._line(line, events)
+        self._line("", events)
+        return events
+
+    def _line(self, line: str, events: list[SSEEvent]) -> None:
+        if not line:
+            if self._data:
+                events.append(SSEEvent("\n".join(self._data), self._event))
+            self._data = []
+            self._event = None
+            return
+        if line[0] == ":":
+            return
+        name, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The delay a server asks for, from ``retry-after-ms`` or ``retry-after`` (seconds or date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter; a server's advice wins when it is reasonable."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int, error: ExternalModelError) -> float | None:
+        """Seconds to wait before retry number ``attempt + 1``, or ``None`` to give up."""
+        if attempt >= self.max_retries or not error.retryable:
+            return None
+        advised = error.retry_after if isinstance(error, APIError) else None
+        if advised is not None:
+            # Waiting minutes inside a call hangs the caller; surface the error instead.
+            return advised if advised <= self.max_retry_after else None
+        backoff: float = min(self.initial_delay * 2**attempt, self.max_delay)
+        return backoff * (0.75 + random.random() * 0.25)
+
+
+def _status_error(
+    status: int, headers: Mapping[str, str], body: bytes, map_error: ErrorMapper
+) -> APIError:
+    error = map_error(status, headers, body)
+    if error.retry_after is None:
+        error.retry_after = retry_after_seconds(headers)
+    should_retry = headers.get("x-should-retry")
+    if should_retry in ("true", "false"):
+        error.retryable = should_retry == "true"
+    return error
+
+
+def _decode_json(body: bytes, provider: str | None) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        snippet = body[:200].decode("utf-8", "replace")
+        raise StreamError(f"response is not valid JSON: {snippet!r}", provider=provider) from None
+
+
+class Transport:
+    """Sends provider requests over httpx with timeouts, retries and stream decoding.
+
+    The httpx clients are created on first use; pass ``http_client`` / ``http_async_client``
+    to share a pool or to add proxies (they are then never closed by this object). Async
+    clients are kept per event loop, because an httpx pool cannot outlive the loop it was
+    created on and users do call ``asyncio.run`` more than once.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        timeout: float | None = 60.0,
+        connect_timeout: float = 10.0,
+        stall_timeout: float | None = 60.0,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.provider = provider
+        self.retry = RetryPolicy(max_retries=max_retries)
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._stream_timeout = httpx.Timeout(stall_timeout, connect=connect_timeout)
+        self._stall = stall_timeout
+        self._client = http_client
+        self._owns_client = http_client is None
+        self._async_client = http_async_client
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self.sleep: Callable[[float], None] = time.sleep
+        self.asleep: Callable[[float], Any] = asyncio.sleep
+
+    # -- clients -----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        """The sync httpx client, created on first use."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(timeout=self._timeout)
+        return self._client
+
+    @property
+    def async_client(self) -> httpx.AsyncClient:
+        """The async httpx client of the running event loop, created on first use there."""
+        if self._async_client is not None:
+            return self._async_client
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(timeout=self._timeout)
+            self._async_clients[loop] = client
+        return client
+
+    def close(self) -> None:
+        """Close the clients this transport created (not injected ones)."""
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop and the sync client."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+    # -- plain requests ----------------------------------------------------------------------
+
+    def send_json(self, request: HttpRequest, map_error: ErrorMapper) -> tuple[Any, httpx.Headers]:
+        """Send ``request`` with retries and return the decoded JSON body and headers."""
+        attempt = 0
+        while True:
+            try:
+                response = self._send(self.client, request)
+                if response.status_code >= 400:
+                    raise _status_error(
+                        response.status_code, response.headers, response.content, map_error
+                    )
+                return _decode_json(response.content, self.provider), response.headers
+            except ExternalModelError as error:
+                wait = self.retry.delay(attempt, error)
+                if wait is None:
+                    raise
+                self.sleep(wait)
+                attempt += 1
+
+    async def asend_json(
+        self, request: HttpRequest, map_error: ErrorMapper
+    ) -> tuple[Any, httpx.Headers]:
+        """Async twin of :meth:`send_json`."""
+        attempt = 0
+        while True:
+            try:
+                response = await self._asend(self.async_client, request)
+                if response.status_code >= 400:
+                    raise _status_error(
+                        response.status_code, response.headers, response.content, map_error
+                    )
+                return _decode_json(response.content, self.provider), response.headers
+            except ExternalModelError as error:
+                wait = self.retry.delay(attempt, error)
+                if wait is None:
+                    raise
+                await self.asleep(wait)
+                attempt += 1
+
+    def _send(self, client: httpx.Client, request: HttpRequest) -> httpx.Response:
+        with self._translate():
+            return client.request(
+                request.method,
+                request.url,
+                json=request.json if request.content is None else None,
+                content=request.content,
+                headers=request.headers,
+                params=request.params,
+            )
+
+    async def _asend(self, client: httpx.AsyncClient, request: HttpRequest) -> httpx.Response:
+        with self._translate():
+            return await client.request(
+                request.method,
+                request.url,
+                json=request.json if request.content is None else None,
+                content=request.content,
+                headers=request.headers,
+                params=request.params,
+            )
+
+    # -- streams -----------------------------------------------------------------------------
+
+    def stream(
+        self,
+        request: HttpRequest,
+        map_error: ErrorMapper,
+        decoder: Callable[[], StreamDecoder[E]],
+    ) -> Iterator[E]:
+        """Yield decoded events; retry only while nothing has been yielded."""
+        attempt = 0
+        while True:
+            yielded = False
+            try:
+                with (
+                    self._translate(),
+                    self.client.stream(
+                        request.method,
+                        request.url,
+                        json=request.json if request.content is None else None,
+                        content=request.content,
+                        headers=request.headers,
+                        params=request.params,
+                        timeout=self._stream_timeout,
+                    ) as response,
+                ):
+                    if response.status_code >= 400:
+                        response.read()
+                        raise _status_error(
+                            response.status_code, response.headers, response.content, map_error
+                        )
+                    watch = _StallWatch(self._stall, self.provider)
+                    dec = decoder()
+                    for raw in response.iter_bytes():
+                        events = dec.feed(raw)
+                        watch.check(bool(events))
+                        for event in events:
+                            yielded = True
+                            yield event
+                    for event in dec.close():
+                        yielded = True
+                        yield event
+                return
+            except ExternalModelError as error:
+                wait = None if yielded else self.retry.delay(attempt, error)
+                if wait is None:
+                    raise
+                self.sleep(wait)
+                attempt += 1
+
+    async def astream(
+        self,
+        request: HttpRequest,
+        map_error: ErrorMapper,
+        decoder: Callable[[], StreamDecoder[E]],
+    ) -> AsyncIterator[E]:
+        """Async twin of :meth:`stream`."""
+        attempt = 0
+        while True:
+            yielded = False
+            try:
+                with self._translate():
+                    async with self.async_client.stream(
+                        request.method,
+                        request.url,
+                        json=request.json if request.content is None else None,
+                        content=request.content,
+                        headers=request.headers,
+                        params=request.params,
+                        timeout=self._stream_timeout,
+                    ) as response:
+                        if response.status_code >= 400:
+                            await response.aread()
+                            raise _status_error(
+                                response.status_code,
+                                response.headers,
+                                response.content,
+                                map_error,
+                            )
+                        watch = _StallWatch(self._stall, self.provider)
+                        dec = decoder()
+                        async for raw in response.aiter_bytes():
+                            events = dec.feed(raw)
+                            watch.check(bool(events))
+                            for event in events:
+                                yielded = True
+                                yield event
+                        for event in dec.close():
+                            yielded = True
+                            yield event
+                return
+            except ExternalModelError as error:
+                wait = None if yielded else self.retry.delay(attempt, error)
+                if wait is None:
+                    raise
+                await self.asleep(wait)
+                attempt += 1
+
+    def _translate(self) -> _HttpxErrors:
+        return _HttpxErrors(self.provider)
+
+
+class _StallWatch:
+    """Raises when bytes keep arriving but no event completes for longer than the limit."""
+
+    __slots__ = ("_last", "_limit", "_provider")
+
+    def __init__(self, limit: float | None, provider: str | None) -> None:
+        self._limit = limit
+        self._provider = provider
+        self._last = time.monotonic()
+
+    def check(self, progressed: bool) -> None:
+        if self._limit is None:
+            return
+        now = time.monotonic()
+        if progressed:
+            self._last = now
+        elif now - self._last > self._limit:
+            raise TimeoutError(
+                f"stream stalled: no data for {self._limit:g}s (stall_timeout)",
+                provider=self._provider,
+            )
+
+
+class _HttpxErrors:
+    """Context manager that turns httpx transport errors into our typed errors."""
+
+    __slots__ = ("_provider",)
+
+    def __init__(self, provider: str | None) -> None:
+        self._provider = provider
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if exc is None or not isinstance(exc, httpx.HTTPError):
+            return
+        where = f" ({self._provider})" if self._provider else ""
+        if isinstance(exc, httpx.TimeoutException):
+            kind = type(exc).__name__
+            raise TimeoutError(
+                f"{kind}{where}: the request timed out", provider=self._provider
+            ) from exc
+        raise ConnectionError(
+            f"{type(exc).__name__}{where}: {exc}", provider=self._provider
+        ) from exc

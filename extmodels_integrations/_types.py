@@ -1,0 +1,299 @@
+"""The unified schema: what every provider is normalized to, for the three tasks.
+
+Requests use the OpenAI-style shapes the external-model endpoints document (messages and tools
+are plain dicts, so they pass through to OpenAI-family targets without copying). Responses and
+stream chunks are slotted dataclasses: they are built once per response or per chunk on the hot
+path, where pydantic validation would cost more than the parsing itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "CHAT",
+    "COMPLETIONS",
+    "EMBEDDINGS",
+    "ChatChoice",
+    "ChatChunk",
+    "ChatChunkChoice",
+    "ChatRequest",
+    "ChatResponse",
+    "CompletionChoice",
+    "CompletionChunk",
+    "CompletionRequest",
+    "CompletionResponse",
+    "EmbeddingsRequest",
+    "EmbeddingsResponse",
+    "FinishReason",
+    "Message",
+    "Task",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
+Task = Literal["llm/v1/chat", "llm/v1/completions", "llm/v1/embeddings"]
+CHAT: Task = "llm/v1/chat"
+COMPLETIONS: Task = "llm/v1/completions"
+EMBEDDINGS: Task = "llm/v1/embeddings"
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+_FINISH_REASONS: Mapping[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+def normalize_finish_reason(value: object) -> str | None:
+    """Map a provider's finish reason onto the unified vocabulary, keeping unknown ones as-is."""
+    if value is None:
+        return None
+    text = str(value)
+    return _FINISH_REASONS.get(text, text)
+
+
+class Message(TypedDict, total=False):
+    """An OpenAI-style chat message as sent in a request."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None
+    name: str
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A unified ``llm/v1/chat`` request."""
+
+    messages: list[Message]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    n: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    model: str | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The unified JSON body; ``extra_params`` are merged last so they pass through."""
+        body = _drop_none(
+            {
+                "messages": self.messages,
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+                "stop": self.stop or None,
+                "n": self.n,
+                "tools": self.tools or None,
+                "tool_choice": self.tool_choice if self.tools else None,
+                "parallel_tool_calls": self.parallel_tool_calls if self.tools else None,
+                "response_format": self.response_format,
+            }
+        )
+        body.update(self.extra_params)
+        return body
+
+
+@dataclass(slots=True)
+class CompletionRequest:
+    """A unified ``llm/v1/completions`` request; ``prompt`` may hold several prompts."""
+
+    prompt: str | list[str]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    n: int | None = None
+    model: str | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The unified JSON body; ``extra_params`` are merged last so they pass through."""
+        body = _drop_none(
+            {
+                "prompt": self.prompt,
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+                "stop": self.stop or None,
+                "n": self.n,
+            }
+        )
+        body.update(self.extra_params)
+        return body
+
+
+@dataclass(slots=True)
+class EmbeddingsRequest:
+    """A unified ``llm/v1/embeddings`` request.
+
+    ``input_kind`` says whether the texts are search queries or documents: providers such as
+    Cohere and Vertex embed them differently; OpenAI-family targets ignore it.
+    """
+
+    input: list[str]
+    input_kind: Literal["query", "document"] = "document"
+    model: str | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The unified JSON body."""
+        body: dict[str, Any] = {"input": self.input}
+        body.update(self.extra_params)
+        return body
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token usage; detail fields are ``None`` when the provider does not report them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cache_read_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    def merged_with(self, newer: Usage) -> Usage:
+        """Field-wise merge for streams that repeat partial usage: newer non-zero values win."""
+        return Usage(
+            prompt_tokens=newer.prompt_tokens or self.prompt_tokens,
+            completion_tokens=newer.completion_tokens or self.completion_tokens,
+            total_tokens=newer.total_tokens or self.total_tokens,
+            cache_read_tokens=_newer(self.cache_read_tokens, newer.cache_read_tokens),
+            cache_creation_tokens=_newer(self.cache_creation_tokens, newer.cache_creation_tokens),
+            reasoning_tokens=_newer(self.reasoning_tokens, newer.reasoning_tokens),
+        )
+
+    def completed(self) -> Usage:
+        """Fill ``total_tokens`` when a provider leaves it out."""
+        if not self.total_tokens:
+            self.total_tokens = self.prompt_tokens + self.completion_tokens
+        return self
+
+
+def _newer(old: int | None, new: int | None) -> int | None:
+    return new if new is not None else old
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A complete tool call; ``arguments`` is the JSON text the model produced."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A fragment of a streamed tool call; ``index`` ties the fragments of one call together."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+
+
+@dataclass(slots=True)
+class ChatChoice:
+    """One generated chat message."""
+
+    index: int
+    content: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    reasoning: str | None = None
+    role: str = "assistant"
+
+
+@dataclass(slots=True)
+class ChatResponse:
+    """A complete chat response, with usage counted once for all choices."""
+
+    id: str | None
+    model: str | None
+    choices: list[ChatChoice]
+    usage: Usage | None = None
+    provider: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ChatChunkChoice:
+    """The delta of one choice in one stream chunk."""
+
+    index: int = 0
+    content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    finish_reason: str | None = None
+    reasoning: str | None = None
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class ChatChunk:
+    """One chat stream chunk.
+
+    The client guarantees that exactly one chunk of a stream carries ``usage`` (the last one),
+    whatever the provider does.
+    """
+
+    id: str | None
+    model: str | None
+    choices: list[ChatChunkChoice]
+    usage: Usage | None = None
+    provider: str | None = None
+
+
+@dataclass(slots=True)
+class CompletionChoice:
+    """One generated completion; ``index`` is ``prompt_index * n + j`` as OpenAI numbers them."""
+
+    index: int
+    text: str
+    finish_reason: str | None = None
+
+
+@dataclass(slots=True)
+class CompletionResponse:
+    """A complete completions response."""
+
+    id: str | None
+    model: str | None
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+    provider: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CompletionChunk:
+    """One completions stream chunk; usage as in :class:`ChatChunk`."""
+
+    id: str | None
+    model: str | None
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+    provider: str | None = None
+
+
+@dataclass(slots=True)
+class EmbeddingsResponse:
+    """Embeddings in input order."""
+
+    embeddings: list[list[float]]
+    model: str | None = None
+    usage: Usage | None = None
+    provider: str | None = None

@@ -1,0 +1,208 @@
+"""What every provider adapter offers: pure translation between the unified schema and a wire
+format. Adapters build requests, parse responses and stream events, and map errors; they never
+do I/O (the client and the transport do)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
+from extmodels_integrations._auth import Auth
+from extmodels_integrations._exceptions import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ContentFilterError,
+    ContextWindowExceededError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+)
+from extmodels_integrations._transport import HttpRequest, SSEDecoder, SSEEvent, StreamDecoder
+from extmodels_integrations._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Task,
+)
+
+__all__ = ["Adapter", "EventParser", "ParsedStream", "error_for_status", "loads"]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+Ev = TypeVar("Ev")
+Ev_contra = TypeVar("Ev_contra", contravariant=True)
+
+
+class EventParser(Protocol[Ev_contra, T_co]):
+    """Turns a provider's stream events into unified chunks; stateful per stream."""
+
+    def parse(self, event: Ev_contra) -> T_co | None:
+        """The unified chunk for ``event``, or ``None`` for events that carry nothing."""
+        ...
+
+    def finish(self) -> None:
+        """Called when the byte stream ends; raises :class:`StreamError` if it was truncated."""
+        ...
+
+
+class ParsedStream(Generic[Ev, T]):
+    """A byte-stream decoder that yields unified chunks: wire decoder + provider parser.
+
+    Parsing inside the transport's decoder means an error event that arrives before anything
+    was yielded (e.g. Anthropic ``overloaded_error`` after HTTP 200) is retried like an HTTP
+    error, and one that arrives later is raised without replaying the stream.
+    """
+
+    __slots__ = ("_decoder", "_parser")
+
+    def __init__(self, decoder: StreamDecoder[Ev], parser: EventParser[Ev, T]) -> None:
+        self._decoder = decoder
+        self._parser = parser
+
+    def feed(self, chunk: bytes) -> list[T]:
+        parse = self._parser.parse
+        return [c for c in map(parse, self._decoder.feed(chunk)) if c is not None]
+
+    def close(self) -> list[T]:
+        parse = self._parser.parse
+        out = [c for c in map(parse, self._decoder.close()) if c is not None]
+        self._parser.finish()
+        return out
+
+
+def loads(text: str | bytes, provider: str | None) -> Any:
+    """``json.loads`` that raises our :class:`StreamError` with a short excerpt."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        excerpt = text[:200] if isinstance(text, str) else text[:200].decode("utf-8", "replace")
+        raise StreamError(f"provider sent malformed JSON: {excerpt!r}", provider=provider) from None
+
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context window",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+)
+_FILTER_CODES = frozenset(
+    {"content_filter", "content_policy_violation", "responsibleaipolicyviolation"}
+)
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    provider: str,
+    code: str | None = None,
+    request_id: str | None = None,
+    body: bytes | None = None,
+) -> APIError:
+    """The typed error for an HTTP status, refined by the provider's error code and message."""
+    lowered = f"{code or ''} {message}".lower()
+    cls: type[APIError]
+    retryable: bool | None = None
+    if status in (400, 413, 422):
+        if any(marker in lowered for marker in _CONTEXT_MARKERS):
+            cls = ContextWindowExceededError
+        elif (code or "").lower() in _FILTER_CODES:
+            cls = ContentFilterError
+        else:
+            cls = BadRequestError
+    elif status == 401:
+        cls = AuthenticationError
+    elif status == 403:
+        cls = PermissionDeniedError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 429:
+        cls = RateLimitError
+        # A spent quota or billing limit does not clear by waiting.
+        retryable = not any(k in lowered for k in ("insufficient_quota", "billing"))
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = APIError
+        retryable = status in (408, 409)
+    error = cls(
+        message or f"HTTP {status}",
+        provider=provider,
+        status_code=status,
+        code=code,
+        request_id=request_id,
+        body=body.decode("utf-8", "replace")[:2000] if body else None,
+    )
+    if retryable is not None:
+        error.retryable = retryable
+    return error
+
+
+class Adapter:
+    """Base of the per-provider adapters. A task the provider lacks raises a clear error."""
+
+    provider: str = ""
+    #: Most inputs one embeddings request may carry for this target.
+    embedding_batch_size: int = 2048
+
+    def __init__(self, *, model: str, task: Task | None, auth: Auth) -> None:
+        self.model = model
+        self.task = task
+        self.auth = auth
+
+    def headers(self) -> dict[str, str]:
+        """Static auth and identification headers added to every request."""
+        return {}
+
+    # chat
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        raise self._unsupported("llm/v1/chat")
+
+    def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
+        raise self._unsupported("llm/v1/chat")
+
+    def chat_stream(self) -> ParsedStream[Any, ChatChunk]:
+        raise self._unsupported("llm/v1/chat")
+
+    # completions
+    def completion_request(self, request: CompletionRequest, *, stream: bool) -> HttpRequest:
+        raise self._unsupported("llm/v1/completions")
+
+    def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
+        raise self._unsupported("llm/v1/completions")
+
+    def completion_stream(self) -> ParsedStream[Any, CompletionChunk]:
+        raise self._unsupported("llm/v1/completions")
+
+    # embeddings
+    def embeddings_request(self, request: EmbeddingsRequest) -> HttpRequest:
+        raise self._unsupported("llm/v1/embeddings")
+
+    def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
+        raise self._unsupported("llm/v1/embeddings")
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        """The typed error for an error response."""
+        return error_for_status(
+            status, body[:500].decode("utf-8", "replace"), provider=self.provider
+        )
+
+    def _unsupported(self, task: str) -> ConfigurationError:
+        return ConfigurationError(f"provider '{self.provider}' does not offer the task '{task}'")
+
+
+def sse_stream(parser: EventParser[SSEEvent, T]) -> ParsedStream[SSEEvent, T]:
+    """A :class:`ParsedStream` over server-sent events."""
+    return ParsedStream(SSEDecoder(), parser)

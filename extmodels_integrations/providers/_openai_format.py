@@ -1,0 +1,347 @@
+"""The OpenAI wire format, shared by every target that speaks it (OpenAI, Azure OpenAI,
+Databricks serving endpoints and the ``databricks-model-serving`` provider).
+
+It copes with what such endpoints do beyond OpenAI: message content as a list of parts
+(including reasoning), usage repeated or partial on every stream chunk, chunks with empty
+``choices`` (Azure's prompt-filter results), tool-call deltas without ``index``, and the
+Databricks ``{"error_code", "message"}`` error body.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from array import array
+from collections.abc import Mapping
+from typing import Any
+
+from extmodels_integrations._exceptions import APIError, ServerError, StreamError
+from extmodels_integrations._transport import SSEEvent
+from extmodels_integrations._types import (
+    ChatChoice,
+    ChatChunk,
+    ChatChunkChoice,
+    ChatResponse,
+    CompletionChoice,
+    CompletionChunk,
+    CompletionResponse,
+    EmbeddingsResponse,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    normalize_finish_reason,
+)
+from extmodels_integrations.providers._base import error_for_status, loads
+
+__all__ = [
+    "ChatStreamParser",
+    "CompletionStreamParser",
+    "map_error",
+    "parse_chat",
+    "parse_completion",
+    "parse_embeddings",
+    "parse_usage",
+    "split_content",
+]
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-databricks-request-id", "apim-request-id")
+
+
+def parse_usage(data: Any) -> Usage | None:
+    """Unified usage from an OpenAI-style ``usage`` object (cache and reasoning details too)."""
+    if not isinstance(data, Mapping):
+        return None
+    prompt_details = data.get("prompt_tokens_details") or {}
+    completion_details = data.get("completion_tokens_details") or {}
+    return Usage(
+        prompt_tokens=int(data.get("prompt_tokens") or 0),
+        completion_tokens=int(data.get("completion_tokens") or 0),
+        total_tokens=int(data.get("total_tokens") or 0),
+        # Databricks endpoints fronting Claude report Anthropic-style cache fields.
+        cache_read_tokens=_int_or_none(
+            prompt_details.get("cached_tokens", data.get("cache_read_input_tokens"))
+        ),
+        cache_creation_tokens=_int_or_none(
+            prompt_details.get("cache_creation_tokens", data.get("cache_creation_input_tokens"))
+        ),
+        reasoning_tokens=_int_or_none(completion_details.get("reasoning_tokens")),
+    ).completed()
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def split_content(content: Any) -> tuple[str | None, str | None]:
+    """``(text, reasoning)`` from a string or a list of content parts."""
+    if content is None or isinstance(content, str):
+        return content, None
+    if not isinstance(content, list):
+        raise StreamError(f"message content has unexpected type {type(content).__name__}")
+    text: list[str] = []
+    reasoning: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        kind = part.get("type")
+        if kind in ("text", "output_text"):
+            text.append(part.get("text") or "")
+        elif kind == "reasoning":
+            for item in part.get("summary") or []:
+                reasoning.append(item.get("text") or "")
+            if part.get("text"):
+                reasoning.append(part["text"])
+    return ("".join(text) if text else None), ("".join(reasoning) if reasoning else None)
+
+
+def _message_reasoning(message: Mapping[str, Any], from_parts: str | None) -> str | None:
+    # vLLM, DeepSeek and others put reasoning in a sibling field rather than in parts.
+    return from_parts or message.get("reasoning_content") or message.get("reasoning")
+
+
+def _arguments(value: Any) -> str:
+    if value is None:
+        return "{}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def parse_chat(data: Any, provider: str) -> ChatResponse:
+    """A unified chat response from an OpenAI-style ``chat.completion`` body."""
+    try:
+        choices = []
+        for i, choice in enumerate(data.get("choices") or []):
+            message = choice.get("message") or {}
+            content, reasoning = split_content(message.get("content"))
+            tool_calls = [
+                ToolCall(
+                    id=call.get("id") or f"call_{i}_{j}",
+                    name=(call.get("function") or {}).get("name") or "",
+                    arguments=_arguments((call.get("function") or {}).get("arguments")),
+                )
+                for j, call in enumerate(message.get("tool_calls") or [])
+            ]
+            choices.append(
+                ChatChoice(
+                    index=choice.get("index", i),
+                    content=content,
+                    tool_calls=tool_calls,
+                    finish_reason=normalize_finish_reason(choice.get("finish_reason")),
+                    reasoning=_message_reasoning(message, reasoning),
+                )
+            )
+        return ChatResponse(
+            id=data.get("id"),
+            model=data.get("model"),
+            choices=choices,
+            usage=parse_usage(data.get("usage")),
+            provider=provider,
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise StreamError(f"unexpected chat response shape: {exc}", provider=provider) from None
+
+
+def parse_completion(data: Any, provider: str) -> CompletionResponse:
+    """A unified completions response from an OpenAI-style ``text_completion`` body."""
+    try:
+        choices = [
+            CompletionChoice(
+                index=choice.get("index", i),
+                text=choice.get("text") or "",
+                finish_reason=normalize_finish_reason(choice.get("finish_reason")),
+            )
+            for i, choice in enumerate(data.get("choices") or [])
+        ]
+        return CompletionResponse(
+            id=data.get("id"),
+            model=data.get("model"),
+            choices=choices,
+            usage=parse_usage(data.get("usage")),
+            provider=provider,
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise StreamError(
+            f"unexpected completion response shape: {exc}", provider=provider
+        ) from None
+
+
+def _vector(value: Any) -> list[float]:
+    if isinstance(value, str):
+        # encoding_format="base64": little-endian float32.
+        floats = array("f", base64.b64decode(value))
+        if sys.byteorder != "little":
+            floats.byteswap()
+        return floats.tolist()
+    return value  # type: ignore[no-any-return]
+
+
+def parse_embeddings(data: Any, provider: str) -> EmbeddingsResponse:
+    """Unified embeddings (in input order) from an OpenAI-style ``list`` of embeddings."""
+    try:
+        items = data["data"]
+        if any("index" in item for item in items):
+            items = sorted(items, key=lambda item: item["index"])
+        usage = data.get("usage")
+        return EmbeddingsResponse(
+            embeddings=[_vector(item["embedding"]) for item in items],
+            model=data.get("model"),
+            usage=parse_usage(usage) if usage else None,
+            provider=provider,
+        )
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise StreamError(
+            f"unexpected embeddings response shape: {exc!r}", provider=provider
+        ) from None
+
+
+def _stream_error(data: Mapping[str, Any], provider: str) -> APIError:
+    error = data.get("error")
+    if isinstance(error, Mapping):
+        return ServerError(
+            str(error.get("message") or error),
+            provider=provider,
+            code=error.get("code") or error.get("type"),
+        )
+    return ServerError(str(error), provider=provider)
+
+
+class ChatStreamParser:
+    """Parses ``chat.completion.chunk`` events; raises if the stream was cut short."""
+
+    __slots__ = ("_done", "_finished", "_provider")
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._done = False
+        self._finished = False
+
+    def parse(self, event: SSEEvent) -> ChatChunk | None:
+        if event.data == "[DONE]":
+            self._done = True
+            return None
+        data = loads(event.data, self._provider)
+        if not isinstance(data, dict):
+            raise StreamError(
+                f"unexpected stream event: {event.data[:200]!r}", provider=self._provider
+            )
+        if data.get("error") and not data.get("choices"):
+            raise _stream_error(data, self._provider)
+        try:
+            choices = [self._choice(i, c) for i, c in enumerate(data.get("choices") or ())]
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise StreamError(f"unexpected chunk shape: {exc}", provider=self._provider) from None
+        usage = parse_usage(data.get("usage"))
+        if not choices and usage is None:
+            return None
+        return ChatChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
+
+    def _choice(self, i: int, choice: Mapping[str, Any]) -> ChatChunkChoice:
+        delta = choice.get("delta") or {}
+        content, reasoning = split_content(delta.get("content"))
+        calls = delta.get("tool_calls")
+        finish = normalize_finish_reason(choice.get("finish_reason"))
+        if finish:
+            self._finished = True
+        return ChatChunkChoice(
+            index=choice.get("index", i),
+            content=content,
+            tool_calls=[
+                ToolCallDelta(
+                    index=call.get("index", j),
+                    id=call.get("id"),
+                    name=(call.get("function") or {}).get("name"),
+                    arguments=(call.get("function") or {}).get("arguments"),
+                )
+                for j, call in enumerate(calls)
+            ]
+            if calls
+            else None,
+            finish_reason=finish,
+            reasoning=_message_reasoning(delta, reasoning),
+            role=delta.get("role"),
+        )
+
+    def finish(self) -> None:
+        if not (self._done or self._finished):
+            raise StreamError(
+                "stream ended before the model finished (no finish_reason, no [DONE]); "
+                "the connection was probably cut",
+                provider=self._provider,
+            )
+
+
+class CompletionStreamParser:
+    """Parses ``text_completion`` stream events; raises if the stream was cut short."""
+
+    __slots__ = ("_done", "_finished", "_provider")
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._done = False
+        self._finished = False
+
+    def parse(self, event: SSEEvent) -> CompletionChunk | None:
+        if event.data == "[DONE]":
+            self._done = True
+            return None
+        data = loads(event.data, self._provider)
+        if not isinstance(data, dict):
+            raise StreamError(
+                f"unexpected stream event: {event.data[:200]!r}", provider=self._provider
+            )
+        if data.get("error") and not data.get("choices"):
+            raise _stream_error(data, self._provider)
+        try:
+            choices = []
+            for i, choice in enumerate(data.get("choices") or ()):
+                finish = normalize_finish_reason(choice.get("finish_reason"))
+                self._finished = self._finished or bool(finish)
+                choices.append(
+                    CompletionChoice(choice.get("index", i), choice.get("text") or "", finish)
+                )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise StreamError(f"unexpected chunk shape: {exc}", provider=self._provider) from None
+        usage = parse_usage(data.get("usage"))
+        if not choices and usage is None:
+            return None
+        return CompletionChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
+
+    def finish(self) -> None:
+        if not (self._done or self._finished):
+            raise StreamError(
+                "stream ended before the model finished (no finish_reason, no [DONE]); "
+                "the connection was probably cut",
+                provider=self._provider,
+            )
+
+
+def map_error(provider: str, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+    """The typed error for an OpenAI-style or Databricks-style error body."""
+    message, code = "", None
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    if isinstance(data, Mapping):
+        error = data.get("error")
+        if isinstance(error, Mapping):
+            message = str(error.get("message") or "")
+            code = error.get("code") or error.get("type")
+            inner = error.get("innererror")
+            if isinstance(inner, Mapping) and inner.get("code") == "ResponsibleAIPolicyViolation":
+                code = "content_filter"
+        else:
+            message = str(data.get("message") or data.get("detail") or error or "")
+            code = data.get("error_code")
+    if not message:
+        message = body[:500].decode("utf-8", "replace") or f"HTTP {status}"
+    request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
+    return error_for_status(
+        status,
+        message,
+        provider=provider,
+        code=str(code) if code is not None else None,
+        request_id=request_id,
+        body=body,
+    )

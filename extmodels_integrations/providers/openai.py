@@ -1,0 +1,143 @@
+"""The ``openai`` provider: OpenAI, any OpenAI-compatible base URL, Azure OpenAI with an API key
+(``openai_api_type=azure``) and with Microsoft Entra ID (``azuread``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from extmodels_integrations._auth import Auth, EntraTokenAuth, StaticAuth
+from extmodels_integrations._exceptions import APIError, ConfigurationError
+from extmodels_integrations._transport import HttpRequest, SSEEvent
+from extmodels_integrations._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Task,
+)
+from extmodels_integrations.providers import _openai_format as fmt
+from extmodels_integrations.providers._base import Adapter, ParsedStream, sse_stream
+
+__all__ = ["OpenAIAdapter"]
+
+# Azure rejects stream_options (HTTP 400) before this api-version.
+_AZURE_STREAM_USAGE_SINCE = "2024-09-01"
+# Reasoning models reject max_tokens; they take max_completion_tokens.
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+class OpenAIAdapter(Adapter):
+    """OpenAI-format requests to OpenAI or Azure OpenAI."""
+
+    provider = "openai"
+    embedding_batch_size = 2048
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        task: Task | None,
+        auth: Auth,
+        api_base: str = "https://api.openai.com/v1",
+        api_type: str = "openai",
+        api_version: str | None = None,
+        deployment: str | None = None,
+        organization: str | None = None,
+        stream_usage: bool = True,
+    ) -> None:
+        super().__init__(model=model, task=task, auth=auth)
+        self.api_base = api_base.rstrip("/")
+        self.api_type = api_type
+        self.api_version = api_version
+        self.deployment = deployment
+        self._static_headers = {"OpenAI-Organization": organization} if organization else {}
+        azure = api_type in ("azure", "azuread")
+        self.stream_usage = stream_usage and (
+            not azure or (api_version or "")[:10] >= _AZURE_STREAM_USAGE_SINCE
+        )
+
+    def headers(self) -> dict[str, str]:
+        return dict(self._static_headers)
+
+    @property
+    def is_azure(self) -> bool:
+        """Whether requests go to an Azure OpenAI deployment."""
+        return self.api_type in ("azure", "azuread")
+
+    def _request(self, path: str, body: dict[str, Any], model: str | None) -> HttpRequest:
+        params = {"api-version": self.api_version} if self.api_version else None
+        if self.is_azure:
+            # The deployment picks the model on Azure; a per-call model names another deployment.
+            deployment = model or self.deployment
+            url = f"{self.api_base}/openai/deployments/{deployment}/{path}"
+        else:
+            url = f"{self.api_base}/{path}"
+            body["model"] = model or self.model
+        return HttpRequest(url=url, json=body, headers=self.headers(), params=params)
+
+    def _with_stream(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        if stream:
+            body["stream"] = True
+            if self.stream_usage:
+                body.setdefault("stream_options", {"include_usage": True})
+        return body
+
+    # chat
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        body = self._with_stream(request.to_payload(), stream)
+        model = request.model or self.model
+        if "max_tokens" in body and not self.is_azure and model.startswith(_REASONING_PREFIXES):
+            body["max_completion_tokens"] = body.pop("max_tokens")
+        return self._request("chat/completions", body, request.model)
+
+    def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
+        return fmt.parse_chat(data, self.provider)
+
+    def chat_stream(self) -> ParsedStream[SSEEvent, ChatChunk]:
+        return sse_stream(fmt.ChatStreamParser(self.provider))
+
+    # completions
+    def completion_request(self, request: CompletionRequest, *, stream: bool) -> HttpRequest:
+        body = self._with_stream(request.to_payload(), stream)
+        return self._request("completions", body, request.model)
+
+    def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
+        return fmt.parse_completion(data, self.provider)
+
+    def completion_stream(self) -> ParsedStream[SSEEvent, CompletionChunk]:
+        return sse_stream(fmt.CompletionStreamParser(self.provider))
+
+    # embeddings
+    def embeddings_request(self, request: EmbeddingsRequest) -> HttpRequest:
+        return self._request("embeddings", request.to_payload(), request.model)
+
+    def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
+        return fmt.parse_embeddings(data, self.provider)
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        return fmt.map_error(self.provider, status, headers, body)
+
+
+def openai_auth(
+    api_type: str,
+    *,
+    api_key: Any,
+    entra: tuple[str, str, Any] | None,
+) -> Auth:
+    """The auth for an ``openai_config``: ``api-key`` on Azure, a bearer token elsewhere, or an
+    Entra ID client-credentials token for ``azuread`` when the tenant/client fields are set."""
+    if api_type == "azuread" and entra is not None:
+        tenant, client, secret = entra
+        return EntraTokenAuth(tenant_id=tenant, client_id=client, client_secret=secret)
+    if api_key is None:
+        raise ConfigurationError(
+            "openai_config: an API key is required (openai_api_key or openai_api_key_plaintext)"
+        )
+    if api_type == "azure":
+        return StaticAuth({"api-key": ("", api_key)})
+    return StaticAuth({"Authorization": ("Bearer ", api_key)})
