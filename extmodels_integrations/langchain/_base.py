@@ -1,0 +1,167 @@
+"""Fields and behavior the three LangChain classes share: how they are pointed at a model,
+how the core client is built, and how they serialize without secrets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from extmodels_integrations._client import ExternalClient
+from extmodels_integrations._config import CONFIG_KEYS, ExternalModel, parse_external_model
+from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._types import Task
+
+__all__ = ["ExternalTarget"]
+
+
+def _env(name: str) -> Callable[[], str | None]:
+    return lambda: os.environ.get(name) or None
+
+
+def _env_secret(name: str) -> Callable[[], SecretStr | None]:
+    def read() -> SecretStr | None:
+        value = os.environ.get(name)
+        return SecretStr(value) if value else None
+
+    return read
+
+
+class ExternalTarget(BaseModel):
+    """Exactly one target: ``endpoint`` (+ ``host``, ``token``) or ``external_model``."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    endpoint: str | None = None
+    """Serving endpoint name: ``POST {host}/serving-endpoints/{endpoint}/invocations``."""
+    host: str | None = Field(default_factory=_env("DATABRICKS_HOST"))
+    """Workspace URL; defaults to ``DATABRICKS_HOST``."""
+    token: SecretStr | None = Field(
+        default_factory=_env_secret("DATABRICKS_TOKEN"), alias="api_key"
+    )
+    """Workspace token (alias ``api_key``); defaults to ``DATABRICKS_TOKEN``."""
+    external_model: ExternalModel | None = None
+    """An ``external_model`` block (dict or :class:`~extmodels_integrations.ExternalModel`)."""
+    model: str | None = Field(default=None, alias="model_name")
+    """The endpoint or external model name; given alone, it names a serving endpoint."""
+    timeout: float | None = 60.0
+    """Seconds to wait for a response (per read)."""
+    connect_timeout: float = 10.0
+    """Seconds to wait for a connection."""
+    stall_timeout: float | None = 60.0
+    """Seconds a stream may go without data before it is abandoned."""
+    max_retries: int = 2
+    """Retries on 408/409/429/5xx and connection errors (never after a stream yielded)."""
+    extra_params: dict[str, Any] = Field(default_factory=dict)
+    """Extra fields sent with every request (e.g. ``top_k``, ``logit_bias``)."""
+    secret_resolver: Callable[[str, str], str | None] | None = Field(default=None, exclude=True)
+    """``(scope, key) -> value`` for ``{{secrets/scope/key}}`` references."""
+    http_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.Client`` to use (proxies, shared pools)."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.AsyncClient`` to use."""
+
+    _client: ExternalClient = PrivateAttr()
+    _task: ClassVar[Task]
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # Surface our own configuration errors as they are: pydantic's wrapper would add
+            # "input_value=..." and could print a secret from the external_model block.
+            for error in exc.errors():
+                original = (error.get("ctx") or {}).get("error")
+                if isinstance(original, ConfigurationError):
+                    raise original from None
+            raise
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        block = data.get("external_model")
+        if block is not None:
+            data["external_model"] = parse_external_model(block)
+        model = data.get("model", data.get("model_name"))
+        if data.get("endpoint") is None and block is None and model:
+            data["endpoint"] = model
+        return data
+
+    @model_validator(mode="after")
+    def _build_client(self) -> ExternalTarget:
+        self._client = ExternalClient(
+            endpoint=self.endpoint,
+            host=self.host,
+            token=self.token,
+            external_model=self.external_model,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            stall_timeout=self.stall_timeout,
+            max_retries=self.max_retries,
+            secret_resolver=self.secret_resolver,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+            **self._client_options(),
+        )
+        self._client.check_task(self._task)
+        if self.model is None:
+            self.model = self._client.model_name
+        return self
+
+    def _client_options(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def client(self) -> ExternalClient:
+        """The framework-free client this model calls."""
+        return self._client
+
+    # -- serialization without secrets -------------------------------------------------------
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Serializable: secrets are replaced by environment-variable placeholders."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["extmodels_integrations", "langchain"]``."""
+        return ["extmodels_integrations", "langchain"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Secret fields and the environment variables they load from.
+
+        A plaintext secret inside ``external_model`` is replaced by a placeholder named after
+        its field (``openai_api_key_plaintext`` -> ``OPENAI_API_KEY``); ``{{secrets/...}}``
+        references are kept, since they are not secret.
+        """
+        secrets = {"token": "DATABRICKS_TOKEN"}
+        if self.external_model is not None:
+            key = CONFIG_KEYS[self.external_model.provider]
+            config = self.external_model.provider_config
+            for name in type(config).model_fields:
+                if name.endswith("_plaintext") and getattr(config, name) is not None:
+                    env = name.removesuffix("_plaintext").upper()
+                    secrets[f"external_model.{key}.{name}"] = env
+        return secrets
+
+    @property
+    def lc_attributes(self) -> dict[str, Any]:
+        """``external_model`` as the plain block the user wrote, for round-tripping."""
+        if self.external_model is None:
+            return {}
+        return {"external_model": self.external_model.model_dump(exclude_none=True)}

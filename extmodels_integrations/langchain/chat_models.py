@@ -1,0 +1,365 @@
+"""``ChatExternal``: a LangChain chat model over any external-model target."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, ClassVar, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import Field
+
+from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._types import CHAT, ChatChunk, ChatRequest, ChatResponse, Task, Usage
+from extmodels_integrations.langchain._base import ExternalTarget
+from extmodels_integrations.langchain._convert import (
+    to_ai_message,
+    to_chunk_message,
+    to_unified_messages,
+    usage_metadata,
+)
+from extmodels_integrations.langchain._errors import translated
+
+__all__ = ["ChatExternal"]
+
+# Call-time values win over these constructor defaults.
+_DEFAULTED = ("temperature", "max_tokens", "n")
+# Only ever given at call time (bind_tools, with_structured_output, invoke kwargs).
+_CALL_ONLY = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
+
+
+class ChatExternal(ExternalTarget, BaseChatModel):
+    """Chat model for an external-model endpoint (``llm/v1/chat``).
+
+    Point it at a model in one of these ways:
+
+    .. code-block:: python
+
+        ChatExternal(endpoint="my-chat-endpoint")  # uses DATABRICKS_HOST / DATABRICKS_TOKEN
+        ChatExternal(external_model={
+            "name": "gpt-4o-mini", "provider": "openai", "task": "llm/v1/chat",
+            "openai_config": {"openai_api_key": "{{secrets/llm/openai}}"},
+        })
+
+    Call-time arguments (``invoke(..., temperature=0)``, ``.bind(...)``) win over the
+    constructor's; anything else passed at call time goes to the provider as an extra field.
+    """
+
+    _task: ClassVar[Task] = CHAT
+
+    temperature: float | None = None
+    """Sampling temperature (0-2)."""
+    max_tokens: int | None = None
+    """Most tokens to generate."""
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences (alias ``stop_sequences``)."""
+    n: int | None = None
+    """Number of choices to generate (invoke/generate only; a stream has one)."""
+    streaming: bool = False
+    """Stream under the hood even for ``invoke`` (callbacks get tokens as they come)."""
+    stream_usage: bool = True
+    """Ask for token usage in streams (``stream_options.include_usage``)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "extmodels-chat"
+
+    def _client_options(self) -> dict[str, Any]:
+        return {"stream_usage": self.stream_usage}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "provider": self.client.provider,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "n": self.n,
+            **self.extra_params,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=self.client.provider,
+            ls_model_name=kwargs.get("model") or self.model or "",
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = float(temperature)
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = int(max_tokens)
+        stop = stop if stop is not None else self.stop
+        if stop:
+            params["ls_stop"] = list(stop)
+        return params
+
+    # -- request -----------------------------------------------------------------------------
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ChatRequest:
+        extra = dict(kwargs)
+        fields = {name: extra.pop(name, getattr(self, name)) for name in _DEFAULTED}
+        fields.update({name: extra.pop(name, None) for name in _CALL_ONLY})
+        call_stop = extra.pop("stop", None)
+        return ChatRequest(
+            messages=to_unified_messages(messages),
+            stop=stop if stop is not None else (call_stop if call_stop is not None else self.stop),
+            model=extra.pop("model", None),
+            extra_params={**self.extra_params, **extra},
+            **fields,
+        )
+
+    # -- invoke ------------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        with translated():
+            return self._result(self.client.chat(request))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        with translated():
+            return self._result(await self.client.achat(request))
+
+    def _result(self, response: ChatResponse) -> ChatResult:
+        metadata = {"model_name": response.model or self.model, "id": response.id}
+        generations = []
+        for i, choice in enumerate(response.choices):
+            # Usage covers the whole response: put it on the first generation only, so
+            # summing over generations does not count it n times.
+            message = to_ai_message(
+                choice,
+                usage=response.usage if i == 0 else None,
+                metadata=metadata,
+                message_id=response.id if i == 0 else None,
+            )
+            generations.append(
+                ChatGeneration(
+                    message=message, generation_info={"finish_reason": choice.finish_reason}
+                )
+            )
+        llm_output: dict[str, Any] = {"model_name": metadata["model_name"], "id": response.id}
+        if response.usage is not None:
+            llm_output["token_usage"] = usage_metadata(response.usage)
+        return ChatResult(generations=generations, llm_output=llm_output)
+
+    # -- stream ------------------------------------------------------------------------------
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._stream_request(messages, stop, kwargs)
+        state = _StreamState(self.model)
+        with translated():
+            for chunk in self.client.stream_chat(request):
+                out = state.chunk(chunk)
+                if out is not None:
+                    yield out
+        yield state.last()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._stream_request(messages, stop, kwargs)
+        state = _StreamState(self.model)
+        with translated():
+            async for chunk in self.client.astream_chat(request):
+                out = state.chunk(chunk)
+                if out is not None:
+                    yield out
+        yield state.last()
+
+    def _stream_request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ChatRequest:
+        request = self._request(messages, stop, kwargs)
+        if request.n is not None and request.n > 1:
+            raise ConfigurationError(
+                f"n={request.n}: a stream carries one choice; use invoke/generate for n > 1"
+            )
+        return request
+
+    # -- tools and structured output ---------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools in OpenAI format.
+
+        ``tool_choice``: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True`` (must call a
+        tool), or a tool name (must call that one).
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Model output parsed into ``schema`` (pydantic class, TypedDict or JSON schema).
+
+        ``function_calling`` (default) forces a tool call, which every tool-capable target
+        supports; ``json_schema`` uses ``response_format`` structured outputs; ``json_mode``
+        asks for any JSON object (describe the keys in the prompt).
+        """
+        if kwargs:
+            raise ConfigurationError(f"unexpected arguments: {sorted(kwargs)}")
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        if method != "json_mode" and schema is None:
+            raise ConfigurationError(f"schema is required for method='{method}'")
+        trace = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            tool = convert_to_openai_tool(schema, strict=strict)  # type: ignore[arg-type]
+            name = tool["function"]["name"]
+            llm = self.bind_tools(
+                [tool], tool_choice=name, strict=strict, ls_structured_output_format=trace
+            )
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        elif method == "json_schema":
+            function = convert_to_openai_function(schema, strict=strict)  # type: ignore[arg-type]
+            json_schema: dict[str, Any] = {
+                "name": function["name"],
+                "schema": function["parameters"],
+            }
+            if function.get("description"):
+                json_schema["description"] = function["description"]
+            if strict is not None:
+                json_schema["strict"] = strict
+            llm = self.bind(
+                response_format={"type": "json_schema", "json_schema": json_schema},
+                ls_structured_output_format=trace,
+            )
+            parser = _json_parser(schema)
+        elif method == "json_mode":
+            llm = self.bind(
+                response_format={"type": "json_object"}, ls_structured_output_format=trace
+            )
+            parser = _json_parser(schema)
+        else:
+            raise ConfigurationError(
+                f"method='{method}' is not one of 'function_calling', 'json_schema', 'json_mode'"
+            )
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks(
+            [fallback], exception_key="parsing_error"
+        )
+
+
+def _json_parser(schema: dict[str, Any] | type | None) -> Runnable[Any, Any]:
+    if isinstance(schema, type) and is_basemodel_subclass(schema):
+        return PydanticOutputParser(pydantic_object=schema)
+    return JsonOutputParser()
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
+    names = [t["function"]["name"] for t in tools if "function" in t]
+    if choice is True or choice in ("any", "required"):
+        return "required"
+    if choice in ("auto", "none"):
+        return choice
+    if isinstance(choice, str):
+        if choice not in names:
+            raise ConfigurationError(
+                f"tool_choice='{choice}' names no bound tool; bound tools: {names}"
+            )
+        return {"type": "function", "function": {"name": choice}}
+    if isinstance(choice, dict):
+        return choice
+    raise ConfigurationError(f"tool_choice={choice!r} is not a tool name, 'auto', 'none' or 'any'")
+
+
+class _StreamState:
+    """Turns unified chunks into LangChain chunks and reports usage and metadata once."""
+
+    __slots__ = ("finish_reason", "model", "usage")
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def chunk(self, chunk: ChatChunk) -> ChatGenerationChunk | None:
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        if chunk.model:
+            self.model = chunk.model
+        if not chunk.choices:
+            return None
+        choice = chunk.choices[0]
+        if choice.finish_reason:
+            self.finish_reason = choice.finish_reason
+        if not choice.content and not choice.tool_calls and not choice.reasoning:
+            return None
+        return ChatGenerationChunk(message=to_chunk_message(choice, None))
+
+    def last(self) -> ChatGenerationChunk:
+        message = AIMessageChunk(
+            content="",
+            usage_metadata=usage_metadata(self.usage) if self.usage is not None else None,
+            response_metadata={"model_name": self.model, "finish_reason": self.finish_reason},
+            chunk_position="last",
+        )
+        return ChatGenerationChunk(
+            message=message, generation_info={"finish_reason": self.finish_reason}
+        )

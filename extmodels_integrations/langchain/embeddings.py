@@ -1,0 +1,70 @@
+"""``ExternalEmbeddings``: LangChain embeddings over any external-model target."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from langchain_core.embeddings import Embeddings
+
+from extmodels_integrations._types import EMBEDDINGS, Task
+from extmodels_integrations.langchain._base import ExternalTarget
+from extmodels_integrations.langchain._errors import translated
+
+__all__ = ["ExternalEmbeddings"]
+
+
+class ExternalEmbeddings(ExternalTarget, Embeddings):
+    """Embeddings for an external-model endpoint (``llm/v1/embeddings``).
+
+    Texts go out in batches of ``batch_size`` capped by the target's per-request limit (2048 for
+    OpenAI, 150 for serving endpoints, 96 for Cohere...), concurrently in the async methods,
+    and come back in input order. Texts are sent as they are: no token-id conversion, no
+    rewriting. Queries and documents are marked as such for providers that embed them
+    differently.
+    """
+
+    _task: ClassVar[Task] = EMBEDDINGS
+
+    batch_size: int | None = None
+    """Most texts per request; ``None`` uses the target's limit."""
+    max_concurrency: int = 8
+    """Most batches in flight at once in ``aembed_documents``."""
+
+    def _client_options(self) -> dict[str, Any]:
+        return {"max_concurrency": self.max_concurrency}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents, in order."""
+        with translated():
+            return self.client.embed(
+                texts,
+                input_kind="document",
+                batch_size=self.batch_size,
+                extra_params=self.extra_params,
+            ).embeddings
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one search query."""
+        with translated():
+            return self.client.embed(
+                [text], input_kind="query", extra_params=self.extra_params
+            ).embeddings[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents concurrently, in order."""
+        with translated():
+            response = await self.client.aembed(
+                texts,
+                input_kind="document",
+                batch_size=self.batch_size,
+                extra_params=self.extra_params,
+            )
+        return response.embeddings
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Embed one search query."""
+        with translated():
+            response = await self.client.aembed(
+                [text], input_kind="query", extra_params=self.extra_params
+            )
+        return response.embeddings[0]
