@@ -92,7 +92,7 @@ class ExternalTarget(BaseModel):
         if not isinstance(data, Mapping):
             return data
         data = dict(data)
-        block = data.get("external_model")
+        block = _with_lifted_secrets(data)
         if block is not None:
             data["external_model"] = parse_external_model(block)
         model = data.get("model", data.get("model_name"))
@@ -145,23 +145,51 @@ class ExternalTarget(BaseModel):
     def lc_secrets(self) -> dict[str, str]:
         """Secret fields and the environment variables they load from.
 
-        A plaintext secret inside ``external_model`` is replaced by a placeholder named after
-        its field (``openai_api_key_plaintext`` -> ``OPENAI_API_KEY``); ``{{secrets/...}}``
-        references are kept, since they are not secret.
+        LangChain only protects top-level secrets, so each plaintext secret of
+        ``external_model`` is lifted out to a top-level kwarg of the same name and loads from
+        the variable named after it (``openai_api_key_plaintext`` -> ``OPENAI_API_KEY``).
+        ``{{secrets/...}}`` references stay in the block: they are not secret.
         """
         secrets = {"token": "DATABRICKS_TOKEN"}
-        if self.external_model is not None:
-            key = CONFIG_KEYS[self.external_model.provider]
-            config = self.external_model.provider_config
-            for name in type(config).model_fields:
-                if name.endswith("_plaintext") and getattr(config, name) is not None:
-                    env = name.removesuffix("_plaintext").upper()
-                    secrets[f"external_model.{key}.{name}"] = env
+        for name in self._plaintext_secrets():
+            secrets[name] = name.removesuffix("_plaintext").upper()
         return secrets
 
     @property
     def lc_attributes(self) -> dict[str, Any]:
-        """``external_model`` as the plain block the user wrote, for round-tripping."""
+        """``external_model`` without its plaintext secrets, which are lifted to the top."""
         if self.external_model is None:
             return {}
-        return {"external_model": self.external_model.model_dump(exclude_none=True)}
+        lifted = self._plaintext_secrets()
+        block = self.external_model.model_dump(exclude_none=True)
+        key = CONFIG_KEYS[self.external_model.provider]
+        block[key] = {k: v for k, v in block[key].items() if k not in lifted}
+        return {"external_model": block, **lifted}
+
+    def _plaintext_secrets(self) -> dict[str, SecretStr]:
+        if self.external_model is None:
+            return {}
+        config = self.external_model.provider_config
+        return {
+            name: value
+            for name in type(config).model_fields
+            if name.endswith("_plaintext") and (value := getattr(config, name)) is not None
+        }
+
+
+def _with_lifted_secrets(data: dict[str, Any]) -> Any:
+    """``external_model`` with top-level ``*_plaintext`` kwargs merged back into its config
+    (the shape :attr:`ExternalTarget.lc_attributes` serializes to). ``data`` loses those keys;
+    the caller's objects are never mutated."""
+    block = data.get("external_model")
+    lifted = {k: data.pop(k) for k in list(data) if k.endswith("_plaintext")}
+    if not lifted:
+        return block
+    if block is None:
+        raise ConfigurationError(f"{sorted(lifted)} given without external_model")
+    block = block.model_dump() if isinstance(block, ExternalModel) else dict(block)
+    key = CONFIG_KEYS.get(block.get("provider"))  # type: ignore[call-overload]
+    if key is None:
+        return block  # parse_external_model reports the bad provider
+    block[key] = {**(block.get(key) or {}), **lifted}
+    return block

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.load.serializable import Serializable
 
 from extmodels_integrations._types import EMBEDDINGS, Task
 from extmodels_integrations.langchain._base import ExternalTarget
@@ -13,7 +14,7 @@ from extmodels_integrations.langchain._errors import translated
 __all__ = ["ExternalEmbeddings"]
 
 
-class ExternalEmbeddings(ExternalTarget, Embeddings):
+class ExternalEmbeddings(ExternalTarget, Serializable, Embeddings):
     """Embeddings for an external-model endpoint (``llm/v1/embeddings``).
 
     Texts go out in batches of ``batch_size`` capped by the target's per-request limit (2048 for

@@ -1,0 +1,138 @@
+"""Shared test wiring: hermetic environment, vcrpy cassettes, and the loopback stub servers
+cassettes are recorded against.
+
+Cassettes live in the top-level ``cassettes/`` folder and replay with recording off (the
+default ``--record-mode=none``); replaying tests also get every socket blocked. To re-record,
+run ``pytest tests/langchain --record-mode=rewrite``: the stub servers then start on their
+fixed loopback ports (fixed so recorded URLs match on replay).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_tests.conftest import base_vcr_config
+
+from tests.support.openai_server import OpenAIStubServer
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSETTES = ROOT / "cassettes"
+
+# Fixed ports the cassettes were recorded against: the plain OpenAI-format server, and the
+# serving-endpoint server that shows the quirks real serving endpoints show.
+OPENAI_PORT = 18765
+QUIRKS_PORT = 18766
+OPENAI_BASE = f"http://127.0.0.1:{OPENAI_PORT}"
+QUIRKS_BASE = f"http://127.0.0.1:{QUIRKS_PORT}"
+
+_ENV_TO_CLEAR = (
+    "DATABRICKS_HOST",
+    "DATABRICKS_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_BASE",
+    "AZURE_OPENAI_API_KEY",
+)
+_REDACTED_RESPONSE_HEADERS = {"date", "server", "set-cookie", "x-request-id"}
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in _ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("EXTMODELS_SECRET__"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANGSMITH_TRACING", "false")
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response["headers"]
+    for name in list(headers):
+        if name.lower() in _REDACTED_RESPONSE_HEADERS:
+            del headers[name]
+    return response
+
+
+def _normalized_body(body: bytes | str | None) -> Any:
+    """Request JSON with LangChain's random tool-call ids replaced, so replays match.
+
+    Few-shot tool examples get a fresh uuid4 id per run; the id only pairs a call with its
+    result, so the pairing is kept (ids are renumbered in order of appearance).
+    """
+    if not body:
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    ids: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key in ("tool_call_id", "id") and isinstance(value, str):
+                    out[key] = ids.setdefault(value, f"id-{len(ids)}")
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(data)
+
+
+def _json_body_matcher(r1: Any, r2: Any) -> None:
+    assert _normalized_body(r1.body) == _normalized_body(r2.body)
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, Any]:
+    config = base_vcr_config()
+    # The CLI's --record-mode decides (default "none"): a record_mode here would win over it
+    # and silently let CI hit the network.
+    config.pop("record_mode", None)
+    config["cassette_library_dir"] = str(CASSETTES / "langchain")
+    config["filter_headers"] = [
+        *config["filter_headers"],
+        ("user-agent", "PLACEHOLDER"),
+        ("cookie", "PLACEHOLDER"),
+        ("openai-organization", "PLACEHOLDER"),
+    ]
+    config["before_record_response"] = _scrub_response
+    config["match_on"] = ["method", "uri", "json_body"]
+    return config
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    vcr.register_matcher("json_body", _json_body_matcher)
+
+
+def _record_mode(config: pytest.Config) -> str:
+    return str(config.getoption("--record-mode", default=None) or "none")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _record_mode(config) != "none":
+        return
+    for item in items:
+        if item.get_closest_marker("vcr"):
+            item.add_marker(pytest.mark.disable_socket)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _recording_servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Start the fixed-port stub servers only when recording cassettes."""
+    if _record_mode(request.config) == "none":
+        yield
+        return
+    with OpenAIStubServer(OPENAI_PORT), OpenAIStubServer(QUIRKS_PORT, quirks=True):
+        yield

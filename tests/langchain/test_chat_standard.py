@@ -1,0 +1,115 @@
+"""langchain-tests standard suites for ChatExternal, for both target kinds.
+
+The integration classes replay cassettes recorded against the loopback stub servers in
+``tests/support/openai_server.py`` (see ``tests/conftest.py``): ``endpoint=`` against the
+serving-endpoint server with real-endpoint quirks, ``external_model`` (provider ``openai``)
+against the plain OpenAI-format server. The stub scripts tool calls and JSON answers for the
+standard prompts, so these prove the request/response plumbing, not model quality.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from extmodels_integrations.langchain import ChatExternal
+from tests.conftest import OPENAI_BASE, QUIRKS_BASE
+
+OPENAI_CHAT_MODEL = {
+    "name": "gpt-4o-mini",
+    "provider": "openai",
+    "task": "llm/v1/chat",
+    "openai_config": {
+        "openai_api_key_plaintext": "test-key",
+        "openai_api_base": f"{OPENAI_BASE}/v1",
+    },
+}
+
+
+class TestChatExternalUnit(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[ChatExternal]:
+        return ChatExternal
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"endpoint": "stub-chat", "host": QUIRKS_BASE, "token": "test-token"}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return (
+            {"DATABRICKS_HOST": "https://example.cloud.databricks.com", "DATABRICKS_TOKEN": "t0k"},
+            {"endpoint": "my-endpoint"},
+            {"host": "https://example.cloud.databricks.com", "token": "t0k", "model": "my-endpoint"},
+        )
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
+        "in langchain_core.load.mapping, so no third-party class can pass this step; the dump "
+        "is snapshot-checked here and the round trip with allowed_objects=[ChatExternal] is "
+        "tested in test_serialization.py",
+    )
+    def test_serdes(self, model: Any, snapshot: Any) -> None:
+        super().test_serdes(model, snapshot)
+
+
+class TestChatExternalUnitExternalModel(TestChatExternalUnit):
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"external_model": OPENAI_CHAT_MODEL}
+
+
+class _Integration(ChatModelIntegrationTests):
+    @property
+    def chat_model_class(self) -> type[ChatExternal]:
+        return ChatExternal
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def enable_vcr_tests(self) -> bool:
+        return True
+
+
+@pytest.mark.vcr
+class TestChatExternalEndpoint(_Integration):
+    """Serving endpoint (``endpoint=``), quirks on: content parts, usage on every chunk."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"endpoint": "stub-chat", "host": QUIRKS_BASE, "token": "test-token"}
+
+    @property
+    def model_override_value(self) -> str:
+        return "stub-chat-2"
+
+
+@pytest.mark.vcr
+class TestChatExternalOpenAI(_Integration):
+    """``external_model`` with provider ``openai`` against an OpenAI-compatible base URL."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"external_model": OPENAI_CHAT_MODEL}
+
+    @property
+    def model_override_value(self) -> str:
+        return "gpt-4o"
