@@ -188,8 +188,9 @@ def _with_lifted_secrets(data: dict[str, Any]) -> Any:
     if block is None:
         raise ConfigurationError(f"{sorted(lifted)} given without external_model")
     block = block.model_dump() if isinstance(block, ExternalModel) else dict(block)
-    key = CONFIG_KEYS.get(block.get("provider"))  # type: ignore[call-overload]
-    if key is None:
+    provider = block.get("provider")
+    if provider not in CONFIG_KEYS:
         return block  # parse_external_model reports the bad provider
+    key = CONFIG_KEYS[provider]  # type: ignore[index]  # membership checked above
     block[key] = {**(block.get(key) or {}), **lifted}
     return block

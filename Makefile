@@ -1,0 +1,35 @@
+# Everything a fresh machine needs: `make quickstart` (main job) and `make test` (whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: quickstart test lint typecheck pytest record clean
+
+$(VENV)/.installed: pyproject.toml
+	@echo ">> creating $(VENV) and installing extmodels-integrations[test] (takes a minute)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $@
+
+quickstart: $(VENV)/.installed
+	$(PY) examples/langchain_quickstart.py
+
+test: lint typecheck pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check extmodels_integrations tests examples
+	$(PY) -m ruff format --check extmodels_integrations tests examples
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest
+
+# Re-record the standard-suite cassettes against the loopback stub servers.
+record: $(VENV)/.installed
+	$(PY) -m pytest tests/langchain --record-mode=rewrite
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
