@@ -346,37 +346,26 @@ def _variant(text: str, i: int, body: dict[str, Any]) -> _Choice:
     return _Choice(text, finish_reason=finish_reason)
 
 
+def _tokens(text: Any, tool_calls: Any = None) -> int:
+    """Deterministic token count: whitespace words of the text and of tool-call arguments."""
+    calls = [c.get("function") or {} for c in _as_list(tool_calls) if isinstance(c, dict)]
+    return _words(_text_of(text)) + sum(_words(str(f.get("arguments", ""))) for f in calls)
+
+
+def _choice_tokens(choice: _Choice) -> int:
+    names = sum(_words(call["function"]["name"]) for call in choice.tool_calls)
+    return max(1, _tokens(choice.text, choice.tool_calls) + names)
+
+
 def _chat(body: dict[str, Any]) -> tuple[list[_Choice], dict[str, int]]:
     messages = body.get("messages")
-    if (
-        not isinstance(messages, list)
-        or not messages
-        or not all(isinstance(m, dict) for m in messages)
-    ):
+    if not (isinstance(messages, list) and messages and all(isinstance(m, dict) for m in messages)):
         raise StubHTTPError(400, "'messages' must be a non-empty list of objects.")
     base, n = _script_reply(body), _positive_int(body, "n", 1)
     choices = [base if base.text is None else _variant(base.text, i, body) for i in range(n)]
-    prompt_tokens = sum(
-        1
-        + _words(_text_of(m.get("content")))
-        + sum(
-            _words(str((c.get("function") or {}).get("arguments", "")))
-            for c in _as_list(m.get("tool_calls"))
-            if isinstance(c, dict)
-        )
-        for m in messages
-    )
-    completion_tokens = sum(
-        max(
-            1,
-            _words(c.text or "")
-            + sum(
-                _words(t["function"]["name"]) + _words(t["function"]["arguments"])
-                for t in c.tool_calls
-            ),
-        )
-        for c in choices
-    )  # all choices; prompt counted once
+    prompt_tokens = sum(1 + _tokens(m.get("content"), m.get("tool_calls")) for m in messages)
+    # Completion tokens add up over all n choices; the prompt is counted once.
+    completion_tokens = sum(_choice_tokens(c) for c in choices)
     return choices, _usage(prompt_tokens, completion_tokens)
 
 
@@ -385,9 +374,8 @@ def _completions(body: dict[str, Any]) -> tuple[list[_Choice], dict[str, int]]:
     if not prompts or not all(isinstance(p, str) for p in prompts):
         raise StubHTTPError(400, "'prompt' must be a string or a list of strings.")
     choices = [_variant(_default_reply(p), j, body) for p in prompts for j in range(n)]
-    return choices, _usage(
-        sum(max(1, _words(p)) for p in prompts), sum(max(1, _words(c.text or "")) for c in choices)
-    )
+    prompt_tokens = sum(max(1, _tokens(p)) for p in prompts)
+    return choices, _usage(prompt_tokens, sum(max(1, _tokens(c.text)) for c in choices))
 
 
 def _message(choice: _Choice, quirks: bool) -> dict[str, Any]:
@@ -501,7 +489,7 @@ def _embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
     vectors: list[Any] = [_embed(text, dims) for text in inputs]
     if body.get("encoding_format") == "base64":  # little-endian float32, as OpenAI sends
         vectors = [base64.b64encode(struct.pack(f"<{dims}f", *v)).decode() for v in vectors]
-    tokens = sum(max(1, _words(x)) for x in inputs)
+    tokens = sum(max(1, _tokens(x)) for x in inputs)
     return {
         "object": "list",
         "model": model,
@@ -524,6 +512,12 @@ def _embed(text: str, dims: int) -> list[float]:
 
 
 # ----------------------------------------------------------------------------- server
+def _openai_route(path: str) -> str | None:
+    """OpenAI-style routes under any prefix (``/v1``, Azure deployments, serving-endpoints)."""
+    path = path.rstrip("/")
+    return next((kind for suffix, kind in _ROUTE_SUFFIXES if path.endswith("/" + suffix)), None)
+
+
 class OpenAIStubServer:
     """Threaded loopback server; see the module docstring. Use as a context manager."""
 
@@ -639,14 +633,7 @@ class OpenAIStubServer:
         ):
             raise StubHTTPError(401, "Incorrect API key provided.", "invalid_api_key")
         endpoint = _INVOCATIONS.match(path)
-        kind = (
-            "invocations"
-            if endpoint
-            else next(
-                (k for suffix, k in _ROUTE_SUFFIXES if path.rstrip("/").endswith("/" + suffix)),
-                None,
-            )
-        )
+        kind = "invocations" if endpoint else _openai_route(path)
         if kind is None:
             raise StubHTTPError(404, f"Unknown route {path}.", "not_found")
         if method != "POST":
@@ -665,7 +652,7 @@ class OpenAIStubServer:
         choices, usage = _chat(body) if chat else _completions(body)
         head = {
             "id": ("chatcmpl-" if chat else "cmpl-") + _digest(path, _without_ids(body))[:24],
-            "object": "",
+            "object": "",  # placeholder keeps OpenAI's key order; set by _render/_stream
             "created": CREATED,
             "model": model,
         }
