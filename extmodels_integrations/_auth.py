@@ -30,6 +30,10 @@ class Auth(Protocol):
 
     async def aheaders(self, transport: Transport) -> Mapping[str, str]: ...
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The credential values in play, so errors can mask them if a provider echoes one."""
+        ...
+
 
 class StaticAuth:
     """Fixed headers built from secrets; the values are unwrapped only when a request is sent."""
@@ -48,6 +52,9 @@ class StaticAuth:
 
     async def aheaders(self, transport: Transport) -> Mapping[str, str]:
         return self.headers(transport)
+
+    def secret_values(self) -> tuple[str, ...]:
+        return tuple(secret.get_secret_value() for _, secret in self._secrets.values())
 
     def __repr__(self) -> str:
         return f"StaticAuth(headers={sorted(self._secrets)})"
@@ -76,6 +83,10 @@ class EntraTokenAuth:
 
     def __repr__(self) -> str:
         return f"EntraTokenAuth(tenant_id={self.tenant_id!r}, client_id={self.client_id!r})"
+
+    def secret_values(self) -> tuple[str, ...]:
+        token = (self._token.get_secret_value(),) if self._token is not None else ()
+        return (self._client_secret.get_secret_value(), *token)
 
     def token_request(self) -> HttpRequest:
         """The token request (form-encoded, as the v2.0 endpoint requires)."""

@@ -192,19 +192,18 @@ class ExternalClient:
     def _workspace_fetch(self) -> Callable[[str, str], str | None] | None:
         if not self._host or self._token is None:
             return None
-        host, token = normalize_host(self._host), self._token
+        host = normalize_host(self._host)
+        workspace = DatabricksAdapter(
+            host=host, endpoint="", auth=StaticAuth({"Authorization": ("Bearer ", self._token)})
+        )
 
         def fetch(scope: str, key: str) -> str | None:
             url, params = workspace_secret_request(host, scope, key)
-            request = HttpRequest(
-                url=url,
-                method="GET",
-                params=params,
-                headers={"Authorization": "Bearer " + token.get_secret_value()},
-            )
-            mapper = DatabricksAdapter(host=host, endpoint="", auth=StaticAuth({})).map_error
+            request = HttpRequest(url=url, method="GET", params=params)
             try:
-                data, _ = self.transport.send_json(request, mapper)
+                data, _ = self.transport.send_json(
+                    self._prepare(workspace, request), workspace.error
+                )
             except NotFoundError:
                 return None
             return decode_workspace_secret(data)
@@ -227,7 +226,7 @@ class ExternalClient:
         self.check_task(CHAT)
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.chat_request(request, stream=False))
-        data, headers = self.transport.send_json(http, adapter.map_error)
+        data, headers = self.transport.send_json(http, adapter.error)
         return adapter.parse_chat(data, headers)
 
     async def achat(self, request: ChatRequest | None = None, **fields: Any) -> ChatResponse:
@@ -236,7 +235,7 @@ class ExternalClient:
         self.check_task(CHAT)
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.chat_request(request, stream=False))
-        data, headers = await self.transport.asend_json(http, adapter.map_error)
+        data, headers = await self.transport.asend_json(http, adapter.error)
         return adapter.parse_chat(data, headers)
 
     def stream_chat(self, request: ChatRequest | None = None, **fields: Any) -> Iterator[ChatChunk]:
@@ -246,7 +245,7 @@ class ExternalClient:
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.chat_request(request, stream=True))
         usage = _UsageOnce()
-        for chunk in self.transport.stream(http, adapter.map_error, adapter.chat_stream):
+        for chunk in self.transport.stream(http, adapter.error, adapter.chat_stream):
             if usage.take(chunk):
                 yield chunk
         final = usage.final(ChatChunk)
@@ -262,7 +261,7 @@ class ExternalClient:
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.chat_request(request, stream=True))
         usage = _UsageOnce()
-        async for chunk in self.transport.astream(http, adapter.map_error, adapter.chat_stream):
+        async for chunk in self.transport.astream(http, adapter.error, adapter.chat_stream):
             if usage.take(chunk):
                 yield chunk
         final = usage.final(ChatChunk)
@@ -279,7 +278,7 @@ class ExternalClient:
         self.check_task(COMPLETIONS)
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.completion_request(request, stream=False))
-        data, headers = self.transport.send_json(http, adapter.map_error)
+        data, headers = self.transport.send_json(http, adapter.error)
         return adapter.parse_completion(data, headers)
 
     async def acomplete(
@@ -290,7 +289,7 @@ class ExternalClient:
         self.check_task(COMPLETIONS)
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=False))
-        data, headers = await self.transport.asend_json(http, adapter.map_error)
+        data, headers = await self.transport.asend_json(http, adapter.error)
         return adapter.parse_completion(data, headers)
 
     def stream_complete(
@@ -302,7 +301,7 @@ class ExternalClient:
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce()
-        for chunk in self.transport.stream(http, adapter.map_error, adapter.completion_stream):
+        for chunk in self.transport.stream(http, adapter.error, adapter.completion_stream):
             if usage.take(chunk):
                 yield chunk
         final = usage.final(CompletionChunk)
@@ -318,9 +317,7 @@ class ExternalClient:
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce()
-        async for chunk in self.transport.astream(
-            http, adapter.map_error, adapter.completion_stream
-        ):
+        async for chunk in self.transport.astream(http, adapter.error, adapter.completion_stream):
             if usage.take(chunk):
                 yield chunk
         final = usage.final(CompletionChunk)
@@ -355,7 +352,7 @@ class ExternalClient:
         for batch in _batches(texts, self.embedding_batch_size(batch_size)):
             request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
             http = self._prepare(adapter, adapter.embeddings_request(request))
-            data, headers = self.transport.send_json(http, adapter.map_error)
+            data, headers = self.transport.send_json(http, adapter.error)
             parts.append(_checked(adapter.parse_embeddings(data, headers), len(batch)))
         return _joined(parts, self)
 
@@ -382,7 +379,7 @@ class ExternalClient:
             request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
             async with gate:
                 http = await self._aprepare(adapter, adapter.embeddings_request(request))
-                data, headers = await self.transport.asend_json(http, adapter.map_error)
+                data, headers = await self.transport.asend_json(http, adapter.error)
             return _checked(adapter.parse_embeddings(data, headers), len(batch))
 
         batches = _batches(texts, self.embedding_batch_size(batch_size))

@@ -8,6 +8,7 @@ from field names, and the raw body is redacted before it is stored.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 __all__ = [
     "APIError",
@@ -116,9 +117,19 @@ class APIError(ExternalModelError):
             parts.append(f"({where})")
         return " ".join(parts) + f": {self.provider_message}"
 
+    def scrub(self, secrets: Iterable[str]) -> None:
+        """Mask the exact credential values this request carried, whatever their shape, in
+        case the provider echoed one back."""
+        for secret in secrets:
+            if len(secret) >= 4:
+                self.provider_message = self.provider_message.replace(secret, "***")
+                if self.body is not None:
+                    self.body = self.body.replace(secret, "***")
+        self.args = (self._format(),)
+
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only constructors do not pickle by default; errors cross process
-        # boundaries in batch jobs, so keep them picklable.
+        # boundaries in batch jobs, so keep them picklable, instance attributes included.
         return (
             _rebuild,
             (
@@ -133,6 +144,7 @@ class APIError(ExternalModelError):
                     "retry_after": self.retry_after,
                 },
             ),
+            self.__dict__,
         )
 
 

@@ -91,6 +91,16 @@ class CompletionExternal(ExternalTarget, BaseLLM):
             **fields,
         )
 
+    def _stream_request(
+        self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> CompletionRequest:
+        request = self._request(prompt, stop, kwargs)
+        if request.n is not None and request.n > 1:
+            raise ConfigurationError(
+                f"n={request.n}: a stream carries one completion; use invoke/generate for n > 1"
+            )
+        return request
+
     def _batches(self, prompts: list[str]) -> list[list[str]]:
         if self.batch_size < 1:
             raise ConfigurationError("batch_size must be at least 1")
@@ -174,7 +184,7 @@ class CompletionExternal(ExternalTarget, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        request = self._request(prompt, stop, kwargs)
+        request = self._stream_request(prompt, stop, kwargs)
         state = _CompletionStreamState(self.model)
         with translated():
             for chunk in self.client.stream_complete(request):
@@ -192,7 +202,7 @@ class CompletionExternal(ExternalTarget, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        request = self._request(prompt, stop, kwargs)
+        request = self._stream_request(prompt, stop, kwargs)
         state = _CompletionStreamState(self.model)
         with translated():
             async for chunk in self.client.astream_complete(request):

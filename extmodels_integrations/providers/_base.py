@@ -193,6 +193,12 @@ class Adapter:
     def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
         raise self._unsupported("llm/v1/embeddings")
 
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        """:meth:`map_error` with this target's credentials masked: the client's error mapper."""
+        error = self.map_error(status, headers, body)
+        error.scrub(self.auth.secret_values())
+        return error
+
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
         """The typed error for an error response."""
         return error_for_status(

@@ -43,7 +43,11 @@ class TestChatExternalUnit(ChatModelUnitTests):
         return (
             {"DATABRICKS_HOST": "https://example.cloud.databricks.com", "DATABRICKS_TOKEN": "t0k"},
             {"endpoint": "my-endpoint"},
-            {"host": "https://example.cloud.databricks.com", "token": "t0k", "model": "my-endpoint"},
+            {
+                "host": "https://example.cloud.databricks.com",
+                "token": "t0k",
+                "model": "my-endpoint",
+            },
         )
 
     @property
