@@ -3,9 +3,11 @@ that are cached and refreshed before they expire (long batch jobs outlive a one-
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -80,6 +82,10 @@ class EntraTokenAuth:
         self._token: SecretStr | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
+        # asyncio locks belong to one event loop; keep one per loop.
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"EntraTokenAuth(tenant_id={self.tenant_id!r}, client_id={self.client_id!r})"
@@ -131,8 +137,13 @@ class EntraTokenAuth:
     async def aheaders(self, transport: Transport) -> Mapping[str, str]:
         token = self._fresh()
         if token is None:
-            data, _ = await transport.asend_json(self.token_request(), _map_token_error)
-            token = self._store(data)
+            loop = asyncio.get_running_loop()
+            lock = self._async_locks.setdefault(loop, asyncio.Lock())
+            async with lock:
+                token = self._fresh()
+                if token is None:
+                    data, _ = await transport.asend_json(self.token_request(), _map_token_error)
+                    token = self._store(data)
         return {"Authorization": "Bearer " + token.get_secret_value()}
 
 

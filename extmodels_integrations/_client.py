@@ -227,7 +227,7 @@ class ExternalClient:
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.chat_request(request, stream=False))
         data, headers = self.transport.send_json(http, adapter.error)
-        return adapter.parse_chat(data, headers)
+        return _named(adapter.parse_chat(data, headers), request.model or adapter.model)
 
     async def achat(self, request: ChatRequest | None = None, **fields: Any) -> ChatResponse:
         """Async twin of :meth:`chat`."""
@@ -236,7 +236,7 @@ class ExternalClient:
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.chat_request(request, stream=False))
         data, headers = await self.transport.asend_json(http, adapter.error)
-        return adapter.parse_chat(data, headers)
+        return _named(adapter.parse_chat(data, headers), request.model or adapter.model)
 
     def stream_chat(self, request: ChatRequest | None = None, **fields: Any) -> Iterator[ChatChunk]:
         """Stream chat chunks; exactly the last chunk carries usage (when the target reports it)."""
@@ -244,7 +244,7 @@ class ExternalClient:
         self.check_task(CHAT)
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.chat_request(request, stream=True))
-        usage = _UsageOnce()
+        usage = _UsageOnce(request.model or adapter.model)
         for chunk in self.transport.stream(http, adapter.error, adapter.chat_stream):
             if usage.take(chunk):
                 yield chunk
@@ -260,7 +260,7 @@ class ExternalClient:
         self.check_task(CHAT)
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.chat_request(request, stream=True))
-        usage = _UsageOnce()
+        usage = _UsageOnce(request.model or adapter.model)
         async for chunk in self.transport.astream(http, adapter.error, adapter.chat_stream):
             if usage.take(chunk):
                 yield chunk
@@ -279,7 +279,7 @@ class ExternalClient:
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.completion_request(request, stream=False))
         data, headers = self.transport.send_json(http, adapter.error)
-        return adapter.parse_completion(data, headers)
+        return _named(adapter.parse_completion(data, headers), request.model or adapter.model)
 
     async def acomplete(
         self, request: CompletionRequest | None = None, **fields: Any
@@ -290,7 +290,7 @@ class ExternalClient:
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=False))
         data, headers = await self.transport.asend_json(http, adapter.error)
-        return adapter.parse_completion(data, headers)
+        return _named(adapter.parse_completion(data, headers), request.model or adapter.model)
 
     def stream_complete(
         self, request: CompletionRequest | None = None, **fields: Any
@@ -300,7 +300,7 @@ class ExternalClient:
         self.check_task(COMPLETIONS)
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.completion_request(request, stream=True))
-        usage = _UsageOnce()
+        usage = _UsageOnce(request.model or adapter.model)
         for chunk in self.transport.stream(http, adapter.error, adapter.completion_stream):
             if usage.take(chunk):
                 yield chunk
@@ -316,7 +316,7 @@ class ExternalClient:
         self.check_task(COMPLETIONS)
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=True))
-        usage = _UsageOnce()
+        usage = _UsageOnce(request.model or adapter.model)
         async for chunk in self.transport.astream(http, adapter.error, adapter.completion_stream):
             if usage.take(chunk):
                 yield chunk
@@ -354,7 +354,7 @@ class ExternalClient:
             http = self._prepare(adapter, adapter.embeddings_request(request))
             data, headers = self.transport.send_json(http, adapter.error)
             parts.append(_checked(adapter.parse_embeddings(data, headers), len(batch)))
-        return _joined(parts, self)
+        return _joined(parts, model or adapter.model, self)
 
     async def aembed(
         self,
@@ -384,7 +384,7 @@ class ExternalClient:
 
         batches = _batches(texts, self.embedding_batch_size(batch_size))
         parts = await asyncio.gather(*(one(b) for b in batches))
-        return _joined(list(parts), self)
+        return _joined(list(parts), model or adapter.model, self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -429,10 +429,10 @@ class _UsageOnce:
 
     __slots__ = ("id", "model", "provider", "usage")
 
-    def __init__(self) -> None:
+    def __init__(self, model: str) -> None:
         self.usage: Usage | None = None
         self.id: str | None = None
-        self.model: str | None = None
+        self.model = model
         self.provider: str | None = None
 
     def take(self, chunk: ChatChunk | CompletionChunk) -> bool:
@@ -449,6 +449,17 @@ class _UsageOnce:
         if self.usage is None:
             return None
         return cls(self.id, self.model, [], self.usage.completed(), self.provider)
+
+
+_N = TypeVar("_N", ChatResponse, CompletionResponse)
+
+
+def _named(response: _N, model: str) -> _N:
+    """Name the model that was called when the response does not (serving endpoints often
+    leave ``model`` out)."""
+    if not response.model:
+        response.model = model
+    return response
 
 
 def _texts(texts: list[str]) -> list[str]:
@@ -476,8 +487,11 @@ def _checked(response: EmbeddingsResponse, expected: int) -> EmbeddingsResponse:
     return response
 
 
-def _joined(parts: list[EmbeddingsResponse], client: ExternalClient) -> EmbeddingsResponse:
+def _joined(
+    parts: list[EmbeddingsResponse], model: str, client: ExternalClient
+) -> EmbeddingsResponse:
     if len(parts) == 1:
+        parts[0].model = parts[0].model or model
         return parts[0]
     usage = Usage()
     for part in parts:
@@ -486,7 +500,7 @@ def _joined(parts: list[EmbeddingsResponse], client: ExternalClient) -> Embeddin
             usage.total_tokens += part.usage.total_tokens
     return EmbeddingsResponse(
         embeddings=[vector for part in parts for vector in part.embeddings],
-        model=parts[0].model or client.model_name,
+        model=parts[0].model or model,
         usage=usage,
         provider=client.provider,
     )

@@ -12,6 +12,7 @@ import asyncio
 import codecs
 import email.utils
 import json
+import math
 import random
 import threading
 import time
@@ -143,24 +144,29 @@ class SSEDecoder:
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """The delay a server asks for, from ``retry-after-ms`` or ``retry-after`` (seconds or date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
+    ms = _seconds(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000.0
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        number = float(value) if value else None
+    except ValueError:
+        return None
+    # float() accepts "nan" and "inf"; neither is a delay.
+    return max(number, 0.0) if number is not None and math.isfinite(number) else None
 
 
 @dataclass(slots=True)

@@ -177,9 +177,9 @@ class Usage:
         )
 
     def completed(self) -> Usage:
-        """Fill ``total_tokens`` when a provider leaves it out."""
-        if not self.total_tokens:
-            self.total_tokens = self.prompt_tokens + self.completion_tokens
+        """Make ``total_tokens`` at least prompt + completion: providers leave it out, and
+        streams that report usage in parts leave a stale one behind."""
+        self.total_tokens = max(self.total_tokens, self.prompt_tokens + self.completion_tokens)
         return self
 
 

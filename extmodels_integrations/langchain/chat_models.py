@@ -181,7 +181,7 @@ class ChatExternal(ExternalTarget, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._stream_request(messages, stop, kwargs)
-        state = _StreamState(self.model)
+        state = _StreamState(request.model or self.model)
         with translated():
             for chunk in self.client.stream_chat(request):
                 out = state.chunk(chunk)
@@ -197,7 +197,7 @@ class ChatExternal(ExternalTarget, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._stream_request(messages, stop, kwargs)
-        state = _StreamState(self.model)
+        state = _StreamState(request.model or self.model)
         with translated():
             async for chunk in self.client.astream_chat(request):
                 out = state.chunk(chunk)

@@ -185,7 +185,7 @@ class CompletionExternal(ExternalTarget, BaseLLM):
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
         request = self._stream_request(prompt, stop, kwargs)
-        state = _CompletionStreamState(self.model)
+        state = _CompletionStreamState(request.model or self.model)
         with translated():
             for chunk in self.client.stream_complete(request):
                 out = state.chunk(chunk.choices, chunk.model, chunk.usage)
@@ -203,7 +203,7 @@ class CompletionExternal(ExternalTarget, BaseLLM):
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
         request = self._stream_request(prompt, stop, kwargs)
-        state = _CompletionStreamState(self.model)
+        state = _CompletionStreamState(request.model or self.model)
         with translated():
             async for chunk in self.client.astream_complete(request):
                 out = state.chunk(chunk.choices, chunk.model, chunk.usage)

@@ -72,9 +72,7 @@ class DatabricksAdapter(Adapter):
         return self._request(self._with_stream(request.to_payload(), stream), request.model)
 
     def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
-        response = fmt.parse_chat(data, self.provider)
-        response.model = response.model or self.model
-        return response
+        return fmt.parse_chat(data, self.provider)
 
     def chat_stream(self) -> ParsedStream[SSEEvent, ChatChunk]:
         return sse_stream(fmt.ChatStreamParser(self.provider))
@@ -83,9 +81,7 @@ class DatabricksAdapter(Adapter):
         return self._request(self._with_stream(request.to_payload(), stream), request.model)
 
     def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
-        response = fmt.parse_completion(data, self.provider)
-        response.model = response.model or self.model
-        return response
+        return fmt.parse_completion(data, self.provider)
 
     def completion_stream(self) -> ParsedStream[SSEEvent, CompletionChunk]:
         return sse_stream(fmt.CompletionStreamParser(self.provider))
@@ -94,9 +90,7 @@ class DatabricksAdapter(Adapter):
         return self._request(request.to_payload(), request.model)
 
     def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
-        response = fmt.parse_embeddings(data, self.provider)
-        response.model = response.model or self.model
-        return response
+        return fmt.parse_embeddings(data, self.provider)
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
         return fmt.map_error(self.provider, status, headers, body)
