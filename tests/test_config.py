@@ -361,12 +361,10 @@ def test_defaults() -> None:
     assert openai.openai_api_base == DEFAULT_OPENAI_API_BASE == "https://api.openai.com/v1"
     cohere = parse_external_model(block("cohere")).provider_config
     assert cohere.base_url == DEFAULT_COHERE_API_BASE == "https://api.cohere.com"
-    assert parse_external_model(block("anthropic")).provider_config.base_url == (
-        "https://api.anthropic.com"
-    )
-    assert parse_external_model(block("ai21labs")).provider_config.base_url == (
-        "https://api.ai21.com/studio/v1"
-    )
+    anthropic = parse_external_model(block("anthropic")).provider_config
+    assert anthropic.base_url == "https://api.anthropic.com"
+    ai21labs = parse_external_model(block("ai21labs")).provider_config
+    assert ai21labs.base_url == "https://api.ai21.com/studio/v1"
 
 
 def test_base_override_trailing_slash_is_dropped() -> None:
