@@ -729,9 +729,18 @@ async def test_stream_503_then_200_is_retried(harness) -> None:
     assert len(harness.sleeps) == 1
 
 
-async def test_stream_error_event_before_anything_yielded_is_retried(harness) -> None:
-    overloaded = sse({"error": {"message": "Overloaded", "type": "overloaded_error"}})
-    server = Server(reply(stream=overloaded), reply(stream=FULL_STREAM))
+OVERLOADED = sse({"error": {"message": "Overloaded", "type": "overloaded_error"}})
+# Azure sends prompt-filter results first: no choices, no usage, nothing for the caller.
+PROMPT_FILTER = sse({"id": "", "model": "", "choices": [], "prompt_filter_results": []})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [Body(OVERLOADED), Body(PROMPT_FILTER, OVERLOADED), Body(b": keep-alive\n\n", OVERLOADED)],
+    ids=["error-first", "after-empty-choices-chunk", "after-comment"],
+)
+async def test_stream_error_event_before_anything_yielded_is_retried(harness, body: Body) -> None:
+    server = Server(reply(stream=body), reply(stream=FULL_STREAM))
     client = harness.client(server, SERVING)
 
     chunks, error = await harness.stream(client)

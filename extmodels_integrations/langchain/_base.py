@@ -22,7 +22,7 @@ from extmodels_integrations._config import CONFIG_KEYS, ExternalModel, parse_ext
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._types import Task
 
-__all__ = ["ExternalTarget"]
+__all__ = ["ExternalTarget", "GenerativeTarget"]
 
 
 def _env(name: str) -> Callable[[], str | None]:
@@ -175,6 +175,59 @@ class ExternalTarget(BaseModel):
             for name in type(config).model_fields
             if name.endswith("_plaintext") and (value := getattr(config, name)) is not None
         }
+
+
+class GenerativeTarget(ExternalTarget):
+    """Generation defaults shared by the chat and completion classes, and the one rule for
+    combining them with call-time arguments: call-time values win."""
+
+    temperature: float | None = None
+    """Sampling temperature (0-2)."""
+    max_tokens: int | None = None
+    """Most tokens to generate."""
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences (alias ``stop_sequences``)."""
+    n: int | None = None
+    """Number of generations (invoke/generate only; a stream carries one)."""
+    streaming: bool = False
+    """Stream under the hood even for ``invoke`` (callbacks get tokens as they come)."""
+    stream_usage: bool = True
+    """Ask for token usage in streams (``stream_options.include_usage``)."""
+
+    def _client_options(self) -> dict[str, Any]:
+        return {"stream_usage": self.stream_usage}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "provider": self.client.provider,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "n": self.n,
+            **self.extra_params,
+        }
+
+    def _call_params(
+        self, stop: list[str] | None, kwargs: Mapping[str, Any], *, stream: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(request fields, remaining call-time extras)`` with call-time values winning."""
+        extra = dict(kwargs)
+        fields = {
+            name: extra.pop(name, getattr(self, name))
+            for name in ("temperature", "max_tokens", "n")
+        }
+        call_stop = extra.pop("stop", None)
+        fields["stop"] = (
+            stop if stop is not None else (call_stop if call_stop is not None else self.stop)
+        )
+        fields["model"] = extra.pop("model", None)
+        if stream and (fields["n"] or 1) > 1:
+            raise ConfigurationError(
+                f"n={fields['n']}: a stream carries one generation; use invoke/generate for n > 1"
+            )
+        return fields, extra
 
 
 def _with_lifted_secrets(data: dict[str, Any]) -> Any:

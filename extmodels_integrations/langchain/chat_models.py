@@ -19,11 +19,10 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import Field
 
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._types import CHAT, ChatChunk, ChatRequest, ChatResponse, Task, Usage
-from extmodels_integrations.langchain._base import ExternalTarget
+from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._convert import (
     to_ai_message,
     to_chunk_message,
@@ -34,13 +33,11 @@ from extmodels_integrations.langchain._errors import translated
 
 __all__ = ["ChatExternal"]
 
-# Call-time values win over these constructor defaults.
-_DEFAULTED = ("temperature", "max_tokens", "n")
 # Only ever given at call time (bind_tools, with_structured_output, invoke kwargs).
 _CALL_ONLY = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
 
 
-class ChatExternal(ExternalTarget, BaseChatModel):
+class ChatExternal(GenerativeTarget, BaseChatModel):
     """Chat model for an external-model endpoint (``llm/v1/chat``).
 
     Point it at a model in one of these ways:
@@ -59,37 +56,9 @@ class ChatExternal(ExternalTarget, BaseChatModel):
 
     _task: ClassVar[Task] = CHAT
 
-    temperature: float | None = None
-    """Sampling temperature (0-2)."""
-    max_tokens: int | None = None
-    """Most tokens to generate."""
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    """Stop sequences (alias ``stop_sequences``)."""
-    n: int | None = None
-    """Number of choices to generate (invoke/generate only; a stream has one)."""
-    streaming: bool = False
-    """Stream under the hood even for ``invoke`` (callbacks get tokens as they come)."""
-    stream_usage: bool = True
-    """Ask for token usage in streams (``stream_options.include_usage``)."""
-
     @property
     def _llm_type(self) -> str:
         return "extmodels-chat"
-
-    def _client_options(self) -> dict[str, Any]:
-        return {"stream_usage": self.stream_usage}
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "provider": self.client.provider,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "stop": self.stop,
-            "n": self.n,
-            **self.extra_params,
-        }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -111,16 +80,17 @@ class ChatExternal(ExternalTarget, BaseChatModel):
     # -- request -----------------------------------------------------------------------------
 
     def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        stream: bool = False,
     ) -> ChatRequest:
-        extra = dict(kwargs)
-        fields = {name: extra.pop(name, getattr(self, name)) for name in _DEFAULTED}
+        fields, extra = self._call_params(stop, kwargs, stream=stream)
         fields.update({name: extra.pop(name, None) for name in _CALL_ONLY})
-        call_stop = extra.pop("stop", None)
         return ChatRequest(
             messages=to_unified_messages(messages),
-            stop=stop if stop is not None else (call_stop if call_stop is not None else self.stop),
-            model=extra.pop("model", None),
             extra_params={**self.extra_params, **extra},
             **fields,
         )
@@ -180,7 +150,7 @@ class ChatExternal(ExternalTarget, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._stream_request(messages, stop, kwargs)
+        request = self._request(messages, stop, kwargs, stream=True)
         state = _StreamState(request.model or self.model)
         with translated():
             for chunk in self.client.stream_chat(request):
@@ -196,7 +166,7 @@ class ChatExternal(ExternalTarget, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._stream_request(messages, stop, kwargs)
+        request = self._request(messages, stop, kwargs, stream=True)
         state = _StreamState(request.model or self.model)
         with translated():
             async for chunk in self.client.astream_chat(request):
@@ -204,16 +174,6 @@ class ChatExternal(ExternalTarget, BaseChatModel):
                 if out is not None:
                     yield out
         yield state.last()
-
-    def _stream_request(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> ChatRequest:
-        request = self._request(messages, stop, kwargs)
-        if request.n is not None and request.n > 1:
-            raise ConfigurationError(
-                f"n={request.n}: a stream carries one choice; use invoke/generate for n > 1"
-            )
-        return request
 
     # -- tools and structured output ---------------------------------------------------------
 

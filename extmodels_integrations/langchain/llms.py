@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import Field
 
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._types import (
@@ -19,16 +18,14 @@ from extmodels_integrations._types import (
     Task,
     Usage,
 )
-from extmodels_integrations.langchain._base import ExternalTarget
+from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._convert import usage_metadata
 from extmodels_integrations.langchain._errors import translated
 
 __all__ = ["CompletionExternal"]
 
-_DEFAULTED = ("temperature", "max_tokens", "n")
 
-
-class CompletionExternal(ExternalTarget, BaseLLM):
+class CompletionExternal(GenerativeTarget, BaseLLM):
     """Text-completion model for an external-model endpoint (``llm/v1/completions``).
 
     Several prompts go out in one request (up to ``batch_size``), as the unified schema allows
@@ -38,39 +35,12 @@ class CompletionExternal(ExternalTarget, BaseLLM):
 
     _task: ClassVar[Task] = COMPLETIONS
 
-    temperature: float | None = None
-    """Sampling temperature (0-2)."""
-    max_tokens: int | None = None
-    """Most tokens to generate (OpenAI's completions default is only 16)."""
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    """Stop sequences."""
-    n: int | None = None
-    """Completions per prompt."""
     batch_size: int = 20
     """Most prompts per request; set 1 for targets that take a single prompt."""
-    streaming: bool = False
-    """Stream under the hood for ``invoke`` (callbacks get tokens as they come)."""
-    stream_usage: bool = True
-    """Ask for token usage in streams."""
 
     @property
     def _llm_type(self) -> str:
         return "extmodels-completion"
-
-    def _client_options(self) -> dict[str, Any]:
-        return {"stream_usage": self.stream_usage}
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "provider": self.client.provider,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "stop": self.stop,
-            "n": self.n,
-            **self.extra_params,
-        }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop if stop is not None else self.stop, **kwargs)
@@ -78,28 +48,17 @@ class CompletionExternal(ExternalTarget, BaseLLM):
         return params
 
     def _request(
-        self, prompt: str | list[str], stop: list[str] | None, kwargs: dict[str, Any]
+        self,
+        prompt: str | list[str],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        stream: bool = False,
     ) -> CompletionRequest:
-        extra = dict(kwargs)
-        fields = {name: extra.pop(name, getattr(self, name)) for name in _DEFAULTED}
-        call_stop = extra.pop("stop", None)
+        fields, extra = self._call_params(stop, kwargs, stream=stream)
         return CompletionRequest(
-            prompt=prompt,
-            stop=stop if stop is not None else (call_stop if call_stop is not None else self.stop),
-            model=extra.pop("model", None),
-            extra_params={**self.extra_params, **extra},
-            **fields,
+            prompt=prompt, extra_params={**self.extra_params, **extra}, **fields
         )
-
-    def _stream_request(
-        self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> CompletionRequest:
-        request = self._request(prompt, stop, kwargs)
-        if request.n is not None and request.n > 1:
-            raise ConfigurationError(
-                f"n={request.n}: a stream carries one completion; use invoke/generate for n > 1"
-            )
-        return request
 
     def _batches(self, prompts: list[str]) -> list[list[str]]:
         if self.batch_size < 1:
@@ -184,7 +143,7 @@ class CompletionExternal(ExternalTarget, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        request = self._stream_request(prompt, stop, kwargs)
+        request = self._request(prompt, stop, kwargs, stream=True)
         state = _CompletionStreamState(request.model or self.model)
         with translated():
             for chunk in self.client.stream_complete(request):
@@ -202,7 +161,7 @@ class CompletionExternal(ExternalTarget, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        request = self._stream_request(prompt, stop, kwargs)
+        request = self._request(prompt, stop, kwargs, stream=True)
         state = _CompletionStreamState(request.model or self.model)
         with translated():
             async for chunk in self.client.astream_complete(request):
