@@ -136,3 +136,24 @@ def _recording_servers(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     with OpenAIStubServer(OPENAI_PORT), OpenAIStubServer(QUIRKS_PORT, quirks=True):
         yield
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[OpenAIStubServer]:
+    """A plain OpenAI-format stub server on an ephemeral loopback port, per test module."""
+    with OpenAIStubServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def quirks_stub() -> Iterator[OpenAIStubServer]:
+    """A serving-endpoint stub server with quirks on, per test module."""
+    with OpenAIStubServer(quirks=True) as server:
+        yield server
+
+
+@pytest.fixture
+def server(stub: OpenAIStubServer) -> OpenAIStubServer:
+    """The module's plain stub server, with recorded requests and faults cleared."""
+    stub.reset()
+    return stub

@@ -10,7 +10,7 @@ import logging
 import pickle
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -230,18 +230,6 @@ def test_secret_reference_stays_in_the_dump_and_round_trips(monkeypatch) -> None
 
 
 # --------------------------------------------------------------------------- logs
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer() as server:
-        yield server
-
-
-@pytest.fixture
-def server(stub: OpenAIStubServer) -> OpenAIStubServer:
-    stub.reset()
-    return stub
 
 
 def test_debug_logs_of_calls_hold_no_secret(server, caplog) -> None:

@@ -30,24 +30,6 @@ TOKEN = "test-token"
 QUESTION = "Tell me about the sea"
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def quirks_stub() -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer(quirks=True) as server:
-        yield server
-
-
-@pytest.fixture
-def server(stub: OpenAIStubServer) -> OpenAIStubServer:
-    stub.reset()
-    return stub
-
-
 @pytest.fixture
 def make_chat(server: OpenAIStubServer) -> Iterator[Callable[..., ChatExternal]]:
     made: list[ChatExternal] = []
@@ -62,23 +44,18 @@ def make_chat(server: OpenAIStubServer) -> Iterator[Callable[..., ChatExternal]]
         model.client.close()
 
 
-def _sent(server: OpenAIStubServer) -> dict[str, Any]:
-    assert server.requests, "the server received no request"
-    return server.requests[-1].json
-
-
 # --------------------------------------------------------------------------- call-time arguments
 
 
 def test_call_time_arguments_beat_constructor(server, make_chat) -> None:
     chat = make_chat(temperature=0.1, max_tokens=100, stop=["never"])
     chat.invoke(QUESTION)
-    sent = _sent(server)
+    sent = server.last_json()
     assert (sent["temperature"], sent["max_tokens"], sent["stop"]) == (0.1, 100, ["never"])
 
     result = chat.invoke(QUESTION, temperature=0.8, max_tokens=4, stop=["about"])
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert (sent["temperature"], sent["max_tokens"], sent["stop"]) == (0.8, 4, ["about"])
     assert result.content == "Stub reply to: Tell"  # four words, cut before the stop word
 
@@ -87,7 +64,7 @@ def test_call_time_arguments_beat_constructor_when_streaming(server, make_chat) 
     chat = make_chat(temperature=0.1, max_tokens=100, stop=["never"])
     text = "".join(str(c.content) for c in chat.stream(QUESTION, temperature=0, stop=["sea"]))
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert (sent["temperature"], sent["max_tokens"], sent["stop"]) == (0, 100, ["sea"])
     assert text == "Stub reply to: Tell me about the "
 
@@ -96,24 +73,24 @@ async def test_call_time_arguments_beat_constructor_async(server, make_chat) -> 
     chat = make_chat(temperature=0.1, max_tokens=100)
     await chat.ainvoke(QUESTION, temperature=1.5, max_tokens=7)
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert (sent["temperature"], sent["max_tokens"]) == (1.5, 7)
 
 
 def test_stop_sequences_alias(server, make_chat) -> None:
     make_chat(stop_sequences=["sea"]).invoke(QUESTION)
-    assert _sent(server)["stop"] == ["sea"]
+    assert server.last_json()["stop"] == ["sea"]
 
 
 def test_bind_sets_call_time_arguments(server, make_chat) -> None:
     chat = make_chat(temperature=0.1)
     bound = chat.bind(temperature=0.6, max_tokens=9)
     bound.invoke(QUESTION)
-    assert (_sent(server)["temperature"], _sent(server)["max_tokens"]) == (0.6, 9)
+    assert (server.last_json()["temperature"], server.last_json()["max_tokens"]) == (0.6, 9)
 
     chat.invoke(QUESTION)  # the original is untouched
-    assert _sent(server)["temperature"] == 0.1
-    assert "max_tokens" not in _sent(server)
+    assert server.last_json()["temperature"] == 0.1
+    assert "max_tokens" not in server.last_json()
 
 
 EXTRAS = {
@@ -127,7 +104,7 @@ EXTRAS = {
 def test_extra_params_are_passed_through(server, make_chat) -> None:
     make_chat(extra_params=EXTRAS).invoke(QUESTION)
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert {k: sent[k] for k in EXTRAS} == EXTRAS
 
 
@@ -135,7 +112,7 @@ def test_call_time_extras_merge_over_extra_params(server, make_chat) -> None:
     chat = make_chat(extra_params=EXTRAS)
     chat.invoke(QUESTION, top_k=5, presence_penalty=1.0, seed=7)
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert sent["top_k"] == 5
     assert sent["presence_penalty"] == 1.0
     assert sent["seed"] == 7
@@ -147,7 +124,7 @@ def test_call_time_extras_merge_over_extra_params(server, make_chat) -> None:
 def test_extra_params_also_go_into_streams(server, make_chat) -> None:
     list(make_chat(extra_params=EXTRAS).stream(QUESTION, top_k=3))
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert sent["top_k"] == 3
     assert sent["logit_bias"] == EXTRAS["logit_bias"]
     assert sent["stream"] is True
@@ -180,7 +157,7 @@ def test_model_override_for_an_external_model_changes_the_body(server) -> None:
     chat.invoke(QUESTION, model="gpt-4o")
 
     assert server.requests[-1].path == "/v1/chat/completions"
-    assert _sent(server)["model"] == "gpt-4o"
+    assert server.last_json()["model"] == "gpt-4o"
 
 
 # --------------------------------------------------------------------------- n > 1
@@ -190,7 +167,7 @@ def test_n_gives_n_generations_with_usage_on_the_first_only(server, make_chat) -
     chat = make_chat(n=2)
     result = chat.generate([[HumanMessage(QUESTION)]])
 
-    assert _sent(server)["n"] == 2
+    assert server.last_json()["n"] == 2
     generations = result.generations[0]
     assert len(generations) == 2
     assert generations[0].text != generations[1].text
@@ -206,7 +183,7 @@ def test_n_gives_n_generations_with_usage_on_the_first_only(server, make_chat) -
 def test_call_time_n_beats_constructor(server, make_chat) -> None:
     result = make_chat(n=3).generate([[HumanMessage(QUESTION)]], n=2)
 
-    assert _sent(server)["n"] == 2
+    assert server.last_json()["n"] == 2
     assert len(result.generations[0]) == 2
 
 
@@ -259,7 +236,7 @@ def test_bind_tools_tool_choice(server, make_chat, tool_choice, sent_choice) -> 
     bound = make_chat().bind_tools([GetWeather, magic_function], tool_choice=tool_choice)
     result = bound.invoke(WEATHER_QUESTION)
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert sent["tool_choice"] == sent_choice
     assert [t["function"]["name"] for t in sent["tools"]] == ["GetWeather", "magic_function"]
     assert sent["tools"][0]["function"]["parameters"]["required"] == ["location"]
@@ -274,8 +251,8 @@ def test_bind_tools_tool_choice(server, make_chat, tool_choice, sent_choice) -> 
 
 def test_bind_tools_without_tool_choice_sends_none(server, make_chat) -> None:
     make_chat().bind_tools([GetWeather]).invoke(WEATHER_QUESTION)
-    assert "tool_choice" not in _sent(server)
-    assert "parallel_tool_calls" not in _sent(server)
+    assert "tool_choice" not in server.last_json()
+    assert "parallel_tool_calls" not in server.last_json()
 
 
 def test_bind_tools_unknown_tool_name_names_the_bound_tools(make_chat) -> None:
@@ -289,7 +266,7 @@ def test_bind_tools_unknown_tool_name_names_the_bound_tools(make_chat) -> None:
 
 def test_parallel_tool_calls_false_is_sent(server, make_chat) -> None:
     make_chat().bind_tools([GetWeather], parallel_tool_calls=False).invoke(WEATHER_QUESTION)
-    assert _sent(server)["parallel_tool_calls"] is False
+    assert server.last_json()["parallel_tool_calls"] is False
 
 
 def test_streamed_tool_call_chunks_aggregate_into_the_tool_calls(server, make_chat) -> None:
@@ -539,7 +516,7 @@ def test_with_structured_output(server, make_chat, schema, method) -> None:
     else:
         assert isinstance(parsed, dict)
     assert _as_dict(parsed) == EXPECTED_JOKE
-    _check_structured_request(_sent(server), method)
+    _check_structured_request(server.last_json(), method)
 
 
 @SCHEMAS
@@ -556,7 +533,7 @@ async def test_with_structured_output_include_raw(server, make_chat, schema, met
         assert result["raw"].tool_calls[0]["args"] == EXPECTED_JOKE
     else:
         assert json.loads(str(result["raw"].content)) == EXPECTED_JOKE
-    _check_structured_request(_sent(server), method)
+    _check_structured_request(server.last_json(), method)
 
 
 def test_with_structured_output_include_raw_keeps_parsing_errors() -> None:

@@ -27,18 +27,6 @@ def reply(prompt: str, choice: int = 0) -> str:
     return text + (f" (choice {choice})" if choice else "")
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer() as server:
-        yield server
-
-
-@pytest.fixture
-def server(stub: OpenAIStubServer) -> OpenAIStubServer:
-    stub.reset()
-    return stub
-
-
 @pytest.fixture
 def make_llm(server: OpenAIStubServer) -> Iterator[Callable[..., CompletionExternal]]:
     made: list[CompletionExternal] = []
@@ -51,11 +39,6 @@ def make_llm(server: OpenAIStubServer) -> Iterator[Callable[..., CompletionExter
     yield make
     for model in made:
         model.client.close()
-
-
-def _sent(server: OpenAIStubServer) -> dict[str, Any]:
-    assert server.requests, "the server received no request"
-    return server.requests[-1].json
 
 
 class TokenRecorder(BaseCallbackHandler):
@@ -84,7 +67,7 @@ def test_invoke_returns_the_completion_text(server, make_llm) -> None:
 
 async def test_ainvoke_returns_the_completion_text(server, make_llm) -> None:
     assert await make_llm().ainvoke(PROMPT) == reply(PROMPT)
-    assert _sent(server) == {"prompt": PROMPT}
+    assert server.last_json() == {"prompt": PROMPT}
 
 
 def test_stream_yields_string_chunks_that_join_to_the_invoke_text(server, make_llm) -> None:
@@ -142,7 +125,7 @@ def test_generate_maps_prompts_to_their_generations(server, make_llm) -> None:
 def test_n_gives_n_generations_per_prompt(server, make_llm) -> None:
     result = make_llm(n=2).generate(["first", "second"])
 
-    assert _sent(server)["n"] == 2
+    assert server.last_json()["n"] == 2
     assert len(server.requests) == 1
     assert [[g.text for g in gens] for gens in result.generations] == [
         [reply("first"), reply("first", 1)],
@@ -153,7 +136,7 @@ def test_n_gives_n_generations_per_prompt(server, make_llm) -> None:
 def test_call_time_n_beats_constructor(server, make_llm) -> None:
     result = make_llm(n=3).generate([PROMPT], n=2)
 
-    assert _sent(server)["n"] == 2
+    assert server.last_json()["n"] == 2
     assert [g.text for g in result.generations[0]] == [reply(PROMPT), reply(PROMPT, 1)]
 
 
@@ -173,11 +156,11 @@ def test_stream_with_n_does_not_mix_choices(server, make_llm) -> None:
 def test_call_time_stop_beats_constructor(server, make_llm) -> None:
     llm = make_llm(stop=["help"])
     assert llm.invoke(PROMPT) == reply(PROMPT).split("help")[0]
-    assert _sent(server)["stop"] == ["help"]
+    assert server.last_json()["stop"] == ["help"]
 
     result = llm.invoke(PROMPT, stop=["haiku"])
 
-    assert _sent(server)["stop"] == ["haiku"]
+    assert server.last_json()["stop"] == ["haiku"]
     assert result == "Stub reply to: Write a "
 
 
@@ -185,23 +168,23 @@ def test_call_time_stop_beats_constructor_when_streaming(server, make_llm) -> No
     llm = make_llm(stop=["help"])
     text = "".join(llm.stream(PROMPT, stop=["haiku"]))
 
-    assert _sent(server)["stop"] == ["haiku"]
+    assert server.last_json()["stop"] == ["haiku"]
     assert text == "Stub reply to: Write a "
 
 
 def test_stop_sequences_alias(server, make_llm) -> None:
     make_llm(stop_sequences=["sea"]).invoke(PROMPT)
-    assert _sent(server)["stop"] == ["sea"]
+    assert server.last_json()["stop"] == ["sea"]
 
 
 def test_call_time_temperature_and_max_tokens_beat_constructor(server, make_llm) -> None:
     llm = make_llm(temperature=0.1, max_tokens=100)
     llm.invoke(PROMPT)
-    assert (_sent(server)["temperature"], _sent(server)["max_tokens"]) == (0.1, 100)
+    assert (server.last_json()["temperature"], server.last_json()["max_tokens"]) == (0.1, 100)
 
     result = llm.invoke(PROMPT, temperature=0.9, max_tokens=3)
 
-    assert (_sent(server)["temperature"], _sent(server)["max_tokens"]) == (0.9, 3)
+    assert (server.last_json()["temperature"], server.last_json()["max_tokens"]) == (0.9, 3)
     assert result == "Stub reply to:"  # three words
 
 
@@ -209,7 +192,7 @@ async def test_call_time_arguments_beat_constructor_async_and_streaming(server, 
     llm = make_llm(temperature=0.1, max_tokens=100, stop=["Stub"])
     chunks = [c async for c in llm.astream(PROMPT, temperature=0.7, max_tokens=5, stop=["zzz"])]
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert (sent["temperature"], sent["max_tokens"], sent["stop"]) == (0.7, 5, ["zzz"])
     assert "".join(chunks) == "Stub reply to: Write a"
 
@@ -218,7 +201,7 @@ def test_bind_and_extra_params_reach_the_body(server, make_llm) -> None:
     llm = make_llm(temperature=0.1, extra_params={"top_p": 0.5, "logit_bias": {"50256": -100}})
     llm.bind(temperature=0.4, top_p=0.9).invoke(PROMPT)
 
-    sent = _sent(server)
+    sent = server.last_json()
     assert sent["temperature"] == 0.4
     assert sent["top_p"] == 0.9
     assert sent["logit_bias"] == {"50256": -100}
@@ -305,7 +288,7 @@ def test_last_stream_chunk_carries_usage(server, make_llm) -> None:
     assert last["usage"]["input_tokens"] == len(PROMPT.split())
     assert last["usage"]["output_tokens"] == len(reply(PROMPT).split())
     assert last["finish_reason"] == "stop"
-    assert _sent(server)["stream_options"] == {"include_usage": True}
+    assert server.last_json()["stream_options"] == {"include_usage": True}
 
 
 async def test_last_async_stream_chunk_carries_usage(server, make_llm) -> None:
@@ -319,7 +302,7 @@ async def test_last_async_stream_chunk_carries_usage(server, make_llm) -> None:
 def test_stream_without_usage_has_no_usage(server, make_llm) -> None:
     chunks = list(make_llm(stream_usage=False)._stream(PROMPT))
 
-    assert "stream_options" not in _sent(server)
+    assert "stream_options" not in server.last_json()
     assert all("usage" not in (c.generation_info or {}) for c in chunks)
     assert "".join(c.text for c in chunks) == reply(PROMPT)
 
@@ -349,7 +332,7 @@ def test_streaming_true_invoke_streams_under_the_hood(server, make_llm) -> None:
     result = llm.invoke(PROMPT, config={"callbacks": [recorder]})
 
     assert result == reply(PROMPT)
-    assert _sent(server)["stream"] is True
+    assert server.last_json()["stream"] is True
     assert len(recorder.tokens) > 3
     assert "".join(recorder.tokens) == result
 
@@ -359,14 +342,14 @@ async def test_streaming_true_ainvoke_streams_under_the_hood(server, make_llm) -
     result = await make_llm(streaming=True).ainvoke(PROMPT, config={"callbacks": [recorder]})
 
     assert result == reply(PROMPT)
-    assert _sent(server)["stream"] is True
+    assert server.last_json()["stream"] is True
     assert "".join(recorder.tokens) == result
 
 
 def test_streaming_true_generate_keeps_usage(server, make_llm) -> None:
     result = make_llm(streaming=True).generate([PROMPT])
 
-    assert _sent(server)["stream"] is True
+    assert server.last_json()["stream"] is True
     assert result.generations[0][0].text == reply(PROMPT)
     assert result.llm_output["token_usage"]["input_tokens"] == len(PROMPT.split())
     assert result.generations[0][0].generation_info["usage"]["output_tokens"] == len(

@@ -590,6 +590,11 @@ class OpenAIStubServer:
             self.requests.clear()
             self._faults.clear()
 
+    def last_json(self) -> Any:
+        """The JSON body of the last request received."""
+        assert self.requests, "the server received no request"
+        return self.requests[-1].json
+
     def _handle(self, h: _Handler) -> None:
         url = urlsplit(h.path)
         raw = h.rfile.read(int(h.headers.get("content-length") or 0))
