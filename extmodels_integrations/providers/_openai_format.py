@@ -14,29 +14,39 @@ import json
 import sys
 from array import array
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from extmodels_integrations._exceptions import APIError, ServerError, StreamError
-from extmodels_integrations._transport import SSEEvent
+from extmodels_integrations._transport import HttpRequest, SSEEvent
 from extmodels_integrations._types import (
     ChatChoice,
     ChatChunk,
     ChatChunkChoice,
+    ChatRequest,
     ChatResponse,
     CompletionChoice,
     CompletionChunk,
+    CompletionRequest,
     CompletionResponse,
+    EmbeddingsRequest,
     EmbeddingsResponse,
     ToolCall,
     ToolCallDelta,
     Usage,
     normalize_finish_reason,
 )
-from extmodels_integrations.providers._base import error_for_status, loads
+from extmodels_integrations.providers._base import (
+    Adapter,
+    ParsedStream,
+    error_for_status,
+    loads,
+    sse_stream,
+)
 
 __all__ = [
     "ChatStreamParser",
     "CompletionStreamParser",
+    "OpenAIFormatAdapter",
     "map_error",
     "parse_chat",
     "parse_completion",
@@ -44,6 +54,8 @@ __all__ = [
     "parse_usage",
     "split_content",
 ]
+
+_Chunk = TypeVar("_Chunk", ChatChunk, CompletionChunk)
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-databricks-request-id", "apim-request-id")
 
@@ -206,8 +218,10 @@ def _stream_error(data: Mapping[str, Any], provider: str) -> APIError:
     return ServerError(str(error), provider=provider)
 
 
-class ChatStreamParser:
-    """Parses ``chat.completion.chunk`` events; raises if the stream was cut short."""
+class _StreamParser(Generic[_Chunk]):
+    """The OpenAI stream rules both tasks share: ``[DONE]`` ends it, an ``error`` object
+    raises, chunks with nothing in them are dropped, and a stream cut before any
+    ``finish_reason`` or ``[DONE]`` raises instead of passing for a complete answer."""
 
     __slots__ = ("_done", "_finished", "_provider")
 
@@ -216,7 +230,7 @@ class ChatStreamParser:
         self._done = False
         self._finished = False
 
-    def parse(self, event: SSEEvent) -> ChatChunk | None:
+    def parse(self, event: SSEEvent) -> _Chunk | None:
         if event.data == "[DONE]":
             self._done = True
             return None
@@ -234,15 +248,37 @@ class ChatStreamParser:
         usage = parse_usage(data.get("usage"))
         if not choices and usage is None:
             return None
-        return ChatChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
+        return self._chunk(data, choices, usage)
+
+    def _finish_reason(self, choice: Mapping[str, Any]) -> str | None:
+        finish = normalize_finish_reason(choice.get("finish_reason"))
+        self._finished = self._finished or bool(finish)
+        return finish
+
+    def _choice(self, i: int, choice: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _chunk(self, data: Mapping[str, Any], choices: list[Any], usage: Usage | None) -> _Chunk:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        if not (self._done or self._finished):
+            raise StreamError(
+                "stream ended before the model finished (no finish_reason, no [DONE]); "
+                "the connection was probably cut",
+                provider=self._provider,
+            )
+
+
+class ChatStreamParser(_StreamParser[ChatChunk]):
+    """Parses ``chat.completion.chunk`` events."""
+
+    __slots__ = ()
 
     def _choice(self, i: int, choice: Mapping[str, Any]) -> ChatChunkChoice:
         delta = choice.get("delta") or {}
         content, reasoning = split_content(delta.get("content"))
         calls = delta.get("tool_calls")
-        finish = normalize_finish_reason(choice.get("finish_reason"))
-        if finish:
-            self._finished = True
         return ChatChunkChoice(
             index=choice.get("index", i),
             content=content,
@@ -257,63 +293,31 @@ class ChatStreamParser:
             ]
             if calls
             else None,
-            finish_reason=finish,
+            finish_reason=self._finish_reason(choice),
             reasoning=_message_reasoning(delta, reasoning),
             role=delta.get("role"),
         )
 
-    def finish(self) -> None:
-        if not (self._done or self._finished):
-            raise StreamError(
-                "stream ended before the model finished (no finish_reason, no [DONE]); "
-                "the connection was probably cut",
-                provider=self._provider,
-            )
+    def _chunk(
+        self, data: Mapping[str, Any], choices: list[ChatChunkChoice], usage: Usage | None
+    ) -> ChatChunk:
+        return ChatChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
 
 
-class CompletionStreamParser:
-    """Parses ``text_completion`` stream events; raises if the stream was cut short."""
+class CompletionStreamParser(_StreamParser[CompletionChunk]):
+    """Parses ``text_completion`` stream events."""
 
-    __slots__ = ("_done", "_finished", "_provider")
+    __slots__ = ()
 
-    def __init__(self, provider: str) -> None:
-        self._provider = provider
-        self._done = False
-        self._finished = False
+    def _choice(self, i: int, choice: Mapping[str, Any]) -> CompletionChoice:
+        return CompletionChoice(
+            choice.get("index", i), choice.get("text") or "", self._finish_reason(choice)
+        )
 
-    def parse(self, event: SSEEvent) -> CompletionChunk | None:
-        if event.data == "[DONE]":
-            self._done = True
-            return None
-        data = loads(event.data, self._provider)
-        if not isinstance(data, dict):
-            raise StreamError(
-                f"unexpected stream event: {event.data[:200]!r}", provider=self._provider
-            )
-        if data.get("error") and not data.get("choices"):
-            raise _stream_error(data, self._provider)
-        try:
-            choices = []
-            for i, choice in enumerate(data.get("choices") or ()):
-                finish = normalize_finish_reason(choice.get("finish_reason"))
-                self._finished = self._finished or bool(finish)
-                choices.append(
-                    CompletionChoice(choice.get("index", i), choice.get("text") or "", finish)
-                )
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise StreamError(f"unexpected chunk shape: {exc}", provider=self._provider) from None
-        usage = parse_usage(data.get("usage"))
-        if not choices and usage is None:
-            return None
+    def _chunk(
+        self, data: Mapping[str, Any], choices: list[CompletionChoice], usage: Usage | None
+    ) -> CompletionChunk:
         return CompletionChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
-
-    def finish(self) -> None:
-        if not (self._done or self._finished):
-            raise StreamError(
-                "stream ended before the model finished (no finish_reason, no [DONE]); "
-                "the connection was probably cut",
-                provider=self._provider,
-            )
 
 
 def map_error(provider: str, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
@@ -345,3 +349,52 @@ def map_error(provider: str, status: int, headers: Mapping[str, str], body: byte
         request_id=request_id,
         body=body,
     )
+
+
+class OpenAIFormatAdapter(Adapter):
+    """Base of the adapters whose targets speak the OpenAI format: subclasses only say where
+    a request goes (:meth:`_request`) and may adjust the chat body (:meth:`_chat_body`)."""
+
+    stream_usage: bool = True
+
+    def _request(self, path: str, body: dict[str, Any], model: str | None) -> HttpRequest:
+        """The request for ``path`` (``chat/completions``, ``completions``, ``embeddings``)."""
+        raise NotImplementedError
+
+    def _with_stream(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        if stream:
+            body["stream"] = True
+            if self.stream_usage:
+                body.setdefault("stream_options", {"include_usage": True})
+        return body
+
+    def _chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        return self._with_stream(request.to_payload(), stream)
+
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        return self._request("chat/completions", self._chat_body(request, stream), request.model)
+
+    def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
+        return parse_chat(data, self.provider)
+
+    def chat_stream(self) -> ParsedStream[SSEEvent, ChatChunk]:
+        return sse_stream(ChatStreamParser(self.provider))
+
+    def completion_request(self, request: CompletionRequest, *, stream: bool) -> HttpRequest:
+        body = self._with_stream(request.to_payload(), stream)
+        return self._request("completions", body, request.model)
+
+    def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
+        return parse_completion(data, self.provider)
+
+    def completion_stream(self) -> ParsedStream[SSEEvent, CompletionChunk]:
+        return sse_stream(CompletionStreamParser(self.provider))
+
+    def embeddings_request(self, request: EmbeddingsRequest) -> HttpRequest:
+        return self._request("embeddings", request.to_payload(), request.model)
+
+    def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
+        return parse_embeddings(data, self.provider)
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        return map_error(self.provider, status, headers, body)

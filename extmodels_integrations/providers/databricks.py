@@ -3,26 +3,13 @@ provider. Both ``POST {host}/serving-endpoints/{name}/invocations`` with the uni
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from extmodels_integrations._auth import Auth
-from extmodels_integrations._exceptions import APIError
-from extmodels_integrations._transport import HttpRequest, SSEEvent
-from extmodels_integrations._types import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    CompletionChunk,
-    CompletionRequest,
-    CompletionResponse,
-    EmbeddingsRequest,
-    EmbeddingsResponse,
-    Task,
-)
-from extmodels_integrations.providers import _openai_format as fmt
-from extmodels_integrations.providers._base import Adapter, ParsedStream, sse_stream
+from extmodels_integrations._transport import HttpRequest
+from extmodels_integrations._types import Task
+from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
 __all__ = ["DatabricksAdapter", "normalize_host"]
 
@@ -35,7 +22,7 @@ def normalize_host(host: str) -> str:
     return host
 
 
-class DatabricksAdapter(Adapter):
+class DatabricksAdapter(OpenAIFormatAdapter):
     """A serving endpoint that already speaks the unified schema."""
 
     # Databricks embedding endpoints (e.g. GTE, BGE) cap a request at 150 inputs.
@@ -56,41 +43,7 @@ class DatabricksAdapter(Adapter):
         self.provider = provider
         self.stream_usage = stream_usage
 
-    def _request(self, body: dict[str, Any], model: str | None) -> HttpRequest:
-        # A per-call model names another endpoint on the same workspace.
+    def _request(self, path: str, body: dict[str, Any], model: str | None) -> HttpRequest:
+        # One invocations URL serves every task; a per-call model names another endpoint.
         name = quote(model or self.model, safe="")
         return HttpRequest(url=f"{self.host}/serving-endpoints/{name}/invocations", json=body)
-
-    def _with_stream(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
-        if stream:
-            body["stream"] = True
-            if self.stream_usage:
-                body.setdefault("stream_options", {"include_usage": True})
-        return body
-
-    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        return self._request(self._with_stream(request.to_payload(), stream), request.model)
-
-    def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
-        return fmt.parse_chat(data, self.provider)
-
-    def chat_stream(self) -> ParsedStream[SSEEvent, ChatChunk]:
-        return sse_stream(fmt.ChatStreamParser(self.provider))
-
-    def completion_request(self, request: CompletionRequest, *, stream: bool) -> HttpRequest:
-        return self._request(self._with_stream(request.to_payload(), stream), request.model)
-
-    def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
-        return fmt.parse_completion(data, self.provider)
-
-    def completion_stream(self) -> ParsedStream[SSEEvent, CompletionChunk]:
-        return sse_stream(fmt.CompletionStreamParser(self.provider))
-
-    def embeddings_request(self, request: EmbeddingsRequest) -> HttpRequest:
-        return self._request(request.to_payload(), request.model)
-
-    def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
-        return fmt.parse_embeddings(data, self.provider)
-
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
-        return fmt.map_error(self.provider, status, headers, body)

@@ -3,25 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from extmodels_integrations._auth import Auth, EntraTokenAuth, StaticAuth
-from extmodels_integrations._exceptions import APIError, ConfigurationError
-from extmodels_integrations._transport import HttpRequest, SSEEvent
-from extmodels_integrations._types import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    CompletionChunk,
-    CompletionRequest,
-    CompletionResponse,
-    EmbeddingsRequest,
-    EmbeddingsResponse,
-    Task,
-)
-from extmodels_integrations.providers import _openai_format as fmt
-from extmodels_integrations.providers._base import Adapter, ParsedStream, sse_stream
+from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._transport import HttpRequest
+from extmodels_integrations._types import ChatRequest, Task
+from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
 __all__ = ["OpenAIAdapter"]
 
@@ -31,7 +19,7 @@ _AZURE_STREAM_USAGE_SINCE = "2024-09-01"
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 
-class OpenAIAdapter(Adapter):
+class OpenAIAdapter(OpenAIFormatAdapter):
     """OpenAI-format requests to OpenAI or Azure OpenAI."""
 
     provider = "openai"
@@ -80,47 +68,12 @@ class OpenAIAdapter(Adapter):
             body["model"] = model or self.model
         return HttpRequest(url=url, json=body, headers=self.headers(), params=params)
 
-    def _with_stream(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
-        if stream:
-            body["stream"] = True
-            if self.stream_usage:
-                body.setdefault("stream_options", {"include_usage": True})
-        return body
-
-    # chat
-    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        body = self._with_stream(request.to_payload(), stream)
+    def _chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body = super()._chat_body(request, stream)
         model = request.model or self.model
         if "max_tokens" in body and not self.is_azure and model.startswith(_REASONING_PREFIXES):
             body["max_completion_tokens"] = body.pop("max_tokens")
-        return self._request("chat/completions", body, request.model)
-
-    def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
-        return fmt.parse_chat(data, self.provider)
-
-    def chat_stream(self) -> ParsedStream[SSEEvent, ChatChunk]:
-        return sse_stream(fmt.ChatStreamParser(self.provider))
-
-    # completions
-    def completion_request(self, request: CompletionRequest, *, stream: bool) -> HttpRequest:
-        body = self._with_stream(request.to_payload(), stream)
-        return self._request("completions", body, request.model)
-
-    def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
-        return fmt.parse_completion(data, self.provider)
-
-    def completion_stream(self) -> ParsedStream[SSEEvent, CompletionChunk]:
-        return sse_stream(fmt.CompletionStreamParser(self.provider))
-
-    # embeddings
-    def embeddings_request(self, request: EmbeddingsRequest) -> HttpRequest:
-        return self._request("embeddings", request.to_payload(), request.model)
-
-    def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
-        return fmt.parse_embeddings(data, self.provider)
-
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
-        return fmt.map_error(self.provider, status, headers, body)
+        return body
 
 
 def openai_auth(
