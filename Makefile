@@ -27,9 +27,9 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(PY) -m pytest
 
-# Re-record the standard-suite cassettes against the loopback stub servers.
+# Re-record every cassette against the loopback stub servers (see cassettes/*/README.md).
 record: $(VENV)/.installed
-	$(PY) -m pytest tests/langchain --record-mode=rewrite
+	$(PY) -m pytest tests -m vcr --record-mode=rewrite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

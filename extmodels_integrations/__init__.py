@@ -19,6 +19,7 @@ from extmodels_integrations._exceptions import (
     ServerError,
     StreamError,
     TimeoutError,
+    UnsupportedParameterError,
 )
 from extmodels_integrations._secrets import SecretReference, SecretResolver
 from extmodels_integrations._types import (
@@ -72,6 +73,7 @@ __all__ = [
     "TimeoutError",
     "ToolCall",
     "ToolCallDelta",
+    "UnsupportedParameterError",
     "Usage",
     "parse_external_model",
 ]

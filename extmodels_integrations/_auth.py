@@ -26,11 +26,15 @@ _REFRESH_MARGIN = 300.0
 
 
 class Auth(Protocol):
-    """Produces the auth headers of one request."""
+    """Produces the auth headers of one request.
 
-    def headers(self, transport: Transport) -> Mapping[str, str]: ...
+    ``request`` is the request about to be sent, final but for these headers: signing schemes
+    (AWS SigV4) hash its method, URL, headers and body.
+    """
 
-    async def aheaders(self, transport: Transport) -> Mapping[str, str]: ...
+    def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]: ...
+
+    async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]: ...
 
     def secret_values(self) -> tuple[str, ...]:
         """The credential values in play, so errors can mask them if a provider echoes one."""
@@ -46,14 +50,14 @@ class StaticAuth:
         # header name -> (prefix, secret), e.g. {"Authorization": ("Bearer ", key)}
         self._secrets = dict(secrets)
 
-    def headers(self, transport: Transport) -> Mapping[str, str]:
+    def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
         return {
             name: prefix + secret.get_secret_value()
             for name, (prefix, secret) in self._secrets.items()
         }
 
-    async def aheaders(self, transport: Transport) -> Mapping[str, str]:
-        return self.headers(transport)
+    async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
+        return self.headers(transport, request)
 
     def secret_values(self) -> tuple[str, ...]:
         return tuple(secret.get_secret_value() for _, secret in self._secrets.values())
@@ -124,7 +128,7 @@ class EntraTokenAuth:
         self._token, self._expires_at = token, time.monotonic() + lifetime
         return token
 
-    def headers(self, transport: Transport) -> Mapping[str, str]:
+    def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
         token = self._fresh()
         if token is None:
             with self._lock:
@@ -134,7 +138,7 @@ class EntraTokenAuth:
                     token = self._store(data)
         return {"Authorization": "Bearer " + token.get_secret_value()}
 
-    async def aheaders(self, transport: Transport) -> Mapping[str, str]:
+    async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
         token = self._fresh()
         if token is None:
             loop = asyncio.get_running_loop()

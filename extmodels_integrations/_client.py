@@ -211,11 +211,11 @@ class ExternalClient:
         return fetch
 
     def _prepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
-        request.headers.update(adapter.auth.headers(self.transport))
+        request.headers.update(adapter.auth.headers(self.transport, request))
         return request
 
     async def _aprepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
-        request.headers.update(await adapter.auth.aheaders(self.transport))
+        request.headers.update(await adapter.auth.aheaders(self.transport, request))
         return request
 
     # -- chat --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "ServerError",
     "StreamError",
     "TimeoutError",
+    "UnsupportedParameterError",
 ]
 
 # Strings that look like credentials are masked wherever provider text ends up in an error:
@@ -48,6 +49,26 @@ class ExternalModelError(Exception):
 
 class ConfigurationError(ExternalModelError, ValueError):
     """A target, config or argument is invalid; the message names the field and the fix."""
+
+
+class UnsupportedParameterError(ConfigurationError):
+    """A request parameter the target's provider cannot take; raised before anything is sent
+    rather than dropping the parameter silently."""
+
+    def __init__(self, provider: str, parameter: str, fix: str = "") -> None:
+        message = f"provider '{provider}' does not accept the parameter '{parameter}'"
+        super().__init__(f"{message}; {fix}" if fix else message)
+        self.provider = provider
+        self.parameter = parameter
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_unsupported, (self.provider, self.parameter, str(self)))
+
+
+def _rebuild_unsupported(provider: str, parameter: str, message: str) -> UnsupportedParameterError:
+    error = UnsupportedParameterError(provider, parameter)
+    error.args = (message,)
+    return error
 
 
 class StreamError(ExternalModelError):

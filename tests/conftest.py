@@ -3,8 +3,8 @@ cassettes are recorded against.
 
 Cassettes live in the top-level ``cassettes/`` folder and replay with recording off (the
 default ``--record-mode=none``); replaying tests also get every socket blocked. To re-record,
-run ``pytest tests/langchain --record-mode=rewrite``: the stub servers then start on their
-fixed loopback ports (fixed so recorded URLs match on replay).
+run ``make record``: the stub servers then start on their fixed loopback ports (fixed so
+recorded URLs match on replay). Each cassette folder's README says how its set was recorded.
 """
 
 from __future__ import annotations
@@ -100,16 +100,30 @@ def vcr_config() -> dict[str, Any]:
     # The CLI's --record-mode decides (default "none"): a record_mode here would win over it
     # and silently let CI hit the network.
     config.pop("record_mode", None)
-    config["cassette_library_dir"] = str(CASSETTES / "langchain")
+    # The folder depends on the test module: see vcr_cassette_dir.
+    config.pop("cassette_library_dir", None)
     config["filter_headers"] = [
         *config["filter_headers"],
         ("user-agent", "PLACEHOLDER"),
         ("cookie", "PLACEHOLDER"),
         ("openai-organization", "PLACEHOLDER"),
+        ("x-goog-api-key", "PLACEHOLDER"),
+        ("x-amz-security-token", "PLACEHOLDER"),
+        ("x-amz-date", "PLACEHOLDER"),
+        ("x-amz-content-sha256", "PLACEHOLDER"),
     ]
     config["before_record_response"] = _scrub_response
     config["match_on"] = ["method", "uri", "json_body"]
     return config
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """``cassettes/<the test module's folder under tests/>``: ``tests/langchain/*`` replay from
+    ``cassettes/langchain``, ``tests/providers/anthropic/*`` from ``cassettes/providers/anthropic``.
+    """
+    folder = Path(str(request.node.fspath)).parent.relative_to(ROOT / "tests")
+    return str(CASSETTES / folder)
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:

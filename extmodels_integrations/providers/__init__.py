@@ -1,66 +1,42 @@
-"""Provider adapters: one module per provider, pure translation, no I/O."""
+"""Provider adapters: one module per provider, pure translation, no I/O.
+
+Each provider module offers ``build(model, resolver, *, stream_usage) -> Adapter``. Modules are
+imported on first use, so a target pays only for its own provider (and its optional extras).
+"""
 
 from __future__ import annotations
 
-from extmodels_integrations._auth import StaticAuth
-from extmodels_integrations._config import DatabricksModelServingConfig, ExternalModel, OpenAiConfig
-from extmodels_integrations._exceptions import ConfigurationError
+import importlib
+from typing import Protocol, cast
+
+from extmodels_integrations._config import ExternalModel
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations.providers._base import Adapter
-from extmodels_integrations.providers.databricks import DatabricksAdapter
-from extmodels_integrations.providers.openai import OpenAIAdapter, openai_auth
 
-__all__ = ["Adapter", "build_adapter"]
+__all__ = ["MODULES", "Adapter", "build_adapter"]
+
+#: The module that serves each ``external_model.provider``.
+MODULES: dict[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "cohere": "cohere",
+    "amazon-bedrock": "bedrock",
+    "ai21labs": "ai21labs",
+    "google-cloud-vertex-ai": "vertex",
+    "databricks-model-serving": "databricks",
+}
+
+
+class _Builder(Protocol):
+    def __call__(
+        self, model: ExternalModel, resolver: SecretResolver, *, stream_usage: bool
+    ) -> Adapter: ...
 
 
 def build_adapter(
     model: ExternalModel, resolver: SecretResolver, *, stream_usage: bool = True
 ) -> Adapter:
     """The adapter for a validated ``external_model`` block, with its secrets resolved."""
-    config = model.provider_config
-    if isinstance(config, OpenAiConfig):
-        return _openai(model, config, resolver, stream_usage)
-    if isinstance(config, DatabricksModelServingConfig):
-        token = config.secret("databricks_api_token", resolver)
-        assert token is not None  # validation guarantees one of the pair
-        return DatabricksAdapter(
-            host=config.databricks_workspace_url,
-            endpoint=model.name,
-            auth=StaticAuth({"Authorization": ("Bearer ", token)}),
-            task=model.task,
-            provider=model.provider,
-            stream_usage=stream_usage,
-        )
-    raise ConfigurationError(
-        f"external_model.provider '{model.provider}' is validated but cannot be called yet in "
-        "this version; supported now: 'openai' and 'databricks-model-serving' "
-        "(or point endpoint= at a serving endpoint that fronts it)"
-    )
-
-
-def _openai(
-    model: ExternalModel, config: OpenAiConfig, resolver: SecretResolver, stream_usage: bool
-) -> OpenAIAdapter:
-    entra = None
-    if config.microsoft_entra_tenant_id and config.microsoft_entra_client_id:
-        entra = (
-            config.microsoft_entra_tenant_id,
-            config.microsoft_entra_client_id,
-            config.secret("microsoft_entra_client_secret", resolver),
-        )
-    auth = openai_auth(
-        config.openai_api_type,
-        api_key=config.secret("openai_api_key", resolver),
-        entra=entra,
-    )
-    return OpenAIAdapter(
-        model=model.name,
-        task=model.task,
-        auth=auth,
-        api_base=config.openai_api_base,
-        api_type=config.openai_api_type,
-        api_version=config.openai_api_version,
-        deployment=config.openai_deployment_name,
-        organization=config.openai_organization,
-        stream_usage=stream_usage,
-    )
+    module = importlib.import_module(f"{__name__}.{MODULES[model.provider]}")
+    build = cast(_Builder, module.build)
+    return build(model, resolver, stream_usage=stream_usage)

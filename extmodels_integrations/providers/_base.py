@@ -21,6 +21,7 @@ from extmodels_integrations._exceptions import (
     RateLimitError,
     ServerError,
     StreamError,
+    UnsupportedParameterError,
 )
 from extmodels_integrations._transport import HttpRequest, SSEDecoder, SSEEvent, StreamDecoder
 from extmodels_integrations._types import (
@@ -35,7 +36,15 @@ from extmodels_integrations._types import (
     Task,
 )
 
-__all__ = ["Adapter", "EventParser", "ParsedStream", "error_for_status", "loads"]
+__all__ = [
+    "Adapter",
+    "EventParser",
+    "ParsedStream",
+    "error_for_status",
+    "loads",
+    "provider_params",
+    "sse_stream",
+]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -212,3 +221,24 @@ class Adapter:
 def sse_stream(parser: EventParser[SSEEvent, T]) -> ParsedStream[SSEEvent, T]:
     """A :class:`ParsedStream` over server-sent events."""
     return ParsedStream(SSEDecoder(), parser)
+
+
+def provider_params(
+    provider: str,
+    extra: Mapping[str, Any],
+    *,
+    renamed: Mapping[str, str] | None = None,
+    rejected: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``extra_params`` for a provider's body: OpenAI-schema names the provider spells
+    differently are renamed (``top_k`` -> ``k``), names it cannot take raise
+    :class:`UnsupportedParameterError` with the fix, anything else is provider-native and passes
+    through untouched."""
+    renamed = renamed or {}
+    rejected = rejected or {}
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        if key in rejected:
+            raise UnsupportedParameterError(provider, key, rejected[key])
+        out[renamed.get(key, key)] = value
+    return out

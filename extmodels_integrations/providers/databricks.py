@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from extmodels_integrations._auth import Auth
+from extmodels_integrations._auth import Auth, StaticAuth
+from extmodels_integrations._config import DatabricksModelServingConfig, ExternalModel
+from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._transport import HttpRequest
 from extmodels_integrations._types import Task
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
-__all__ = ["DatabricksAdapter", "normalize_host"]
+__all__ = ["DatabricksAdapter", "build", "normalize_host"]
 
 
 def normalize_host(host: str) -> str:
@@ -47,3 +49,21 @@ class DatabricksAdapter(OpenAIFormatAdapter):
         # One invocations URL serves every task; a per-call model names another endpoint.
         name = quote(model or self.model, safe="")
         return HttpRequest(url=f"{self.host}/serving-endpoints/{name}/invocations", json=body)
+
+
+def build(
+    model: ExternalModel, resolver: SecretResolver, *, stream_usage: bool
+) -> DatabricksAdapter:
+    """The adapter for a ``databricks-model-serving`` external model, with its token resolved."""
+    config = model.provider_config
+    assert isinstance(config, DatabricksModelServingConfig)
+    token = config.secret("databricks_api_token", resolver)
+    assert token is not None  # validation guarantees one of the pair
+    return DatabricksAdapter(
+        host=config.databricks_workspace_url,
+        endpoint=model.name,
+        auth=StaticAuth({"Authorization": ("Bearer ", token)}),
+        task=model.task,
+        provider=model.provider,
+        stream_usage=stream_usage,
+    )

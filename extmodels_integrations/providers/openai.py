@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from extmodels_integrations._auth import Auth, EntraTokenAuth, StaticAuth
+from extmodels_integrations._config import ExternalModel, OpenAiConfig
 from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._transport import HttpRequest
 from extmodels_integrations._types import ChatRequest, Task
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
-__all__ = ["OpenAIAdapter"]
+__all__ = ["OpenAIAdapter", "build", "openai_auth"]
 
 # Azure rejects stream_options (HTTP 400) before this api-version.
 _AZURE_STREAM_USAGE_SINCE = "2024-09-01"
@@ -94,3 +96,32 @@ def openai_auth(
     if api_type == "azure":
         return StaticAuth({"api-key": ("", api_key)})
     return StaticAuth({"Authorization": ("Bearer ", api_key)})
+
+
+def build(model: ExternalModel, resolver: SecretResolver, *, stream_usage: bool) -> OpenAIAdapter:
+    """The adapter for an ``openai`` external model, with its secrets resolved."""
+    config = model.provider_config
+    assert isinstance(config, OpenAiConfig)
+    entra = None
+    if config.microsoft_entra_tenant_id and config.microsoft_entra_client_id:
+        entra = (
+            config.microsoft_entra_tenant_id,
+            config.microsoft_entra_client_id,
+            config.secret("microsoft_entra_client_secret", resolver),
+        )
+    auth = openai_auth(
+        config.openai_api_type,
+        api_key=config.secret("openai_api_key", resolver),
+        entra=entra,
+    )
+    return OpenAIAdapter(
+        model=model.name,
+        task=model.task,
+        auth=auth,
+        api_base=config.openai_api_base,
+        api_type=config.openai_api_type,
+        api_version=config.openai_api_version,
+        deployment=config.openai_deployment_name,
+        organization=config.openai_organization,
+        stream_usage=stream_usage,
+    )

@@ -17,8 +17,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import importlib
 import json
 import math
+import pkgutil
 import re
 import socket
 import struct
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 CREATED = 1_700_000_000
@@ -98,7 +100,7 @@ class _Choice:
 
 
 # ----------------------------------------------------------------------------- small helpers
-def _digest(*parts: Any) -> str:
+def digest(*parts: Any) -> str:
     h = hashlib.sha256()
     for part in parts:
         h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
@@ -133,7 +135,7 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _text_of(content: Any) -> str:
+def text_of(content: Any) -> str:
     """Text of a message ``content``: a string or a list of parts (``{"text": ...}`` or str)."""
     if isinstance(content, str):
         return content
@@ -141,12 +143,12 @@ def _text_of(content: Any) -> str:
     return " ".join(p for p in parts if isinstance(p, str))
 
 
-def _pieces(text: str) -> list[str]:
+def pieces(text: str) -> list[str]:
     """Word-sized pieces that keep their leading whitespace; ``"".join`` gives back ``text``."""
     return re.findall(r"\s*\S+|\s+$", text)
 
 
-def _fragments(s: str) -> list[str]:
+def fragments(s: str) -> list[str]:
     """Split tool-call arguments into 2+ fragments (for any string of length >= 2)."""
     size = max(1, min(16, len(s) // 2))
     return [s[i : i + size] for i in range(0, len(s), size)]
@@ -179,9 +181,9 @@ def _apply_limits(text: str, body: dict[str, Any]) -> tuple[str, str]:
     if cuts := [c for c in cuts if c >= 0]:
         text = text[: min(cuts)]
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    pieces = _pieces(text)
-    if isinstance(limit, int) and len([p for p in pieces if p.strip()]) > limit:
-        return "".join(pieces[:limit]), "length"
+    parts = pieces(text)
+    if isinstance(limit, int) and len([p for p in parts if p.strip()]) > limit:
+        return "".join(parts[:limit]), "length"
     return text, "stop"
 
 
@@ -305,11 +307,11 @@ def _script_reply(body: dict[str, Any]) -> _Choice:
     """
     messages: list[dict[str, Any]] = body["messages"]
     users = [m for m in messages if m.get("role") == "user"]
-    prompt = _text_of(users[-1].get("content")) if users else ""
+    prompt = text_of(users[-1].get("content")) if users else ""
     if (tool := _pick_tool(body, prompt)) is not None:
         name, params = _tool_spec(tool)
         arguments = json.dumps(_SchemaFiller(params, prompt).fill(params), ensure_ascii=False)
-        call_id = "call_" + _digest(name, arguments, len(messages))[:24]
+        call_id = "call_" + digest(name, arguments, len(messages))[:24]
         call = {
             "id": call_id,
             "type": "function",
@@ -317,7 +319,7 @@ def _script_reply(body: dict[str, Any]) -> _Choice:
         }
         return _Choice(None, [call], "tool_calls")
     if messages[-1].get("role") == "tool":
-        result = _text_of(messages[-1].get("content"))[:200] or "empty"
+        result = text_of(messages[-1].get("content"))[:200] or "empty"
         return _Choice(f"The result is {result}.")
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
@@ -349,7 +351,7 @@ def _variant(text: str, i: int, body: dict[str, Any]) -> _Choice:
 def _tokens(text: Any, tool_calls: Any = None) -> int:
     """Deterministic token count: whitespace words of the text and of tool-call arguments."""
     calls = [c.get("function") or {} for c in _as_list(tool_calls) if isinstance(c, dict)]
-    return _words(_text_of(text)) + sum(_words(str(f.get("arguments", ""))) for f in calls)
+    return _words(text_of(text)) + sum(_words(str(f.get("arguments", ""))) for f in calls)
 
 
 def _choice_tokens(choice: _Choice) -> int:
@@ -415,11 +417,11 @@ def _stream_steps(chat: bool, choices: list[_Choice]) -> list[_Step]:
     steps: list[_Step] = []
     for i, c in enumerate(choices):
         if not chat:
-            steps += [(i, {"text": piece}, None) for piece in _pieces(c.text or "")]
+            steps += [(i, {"text": piece}, None) for piece in pieces(c.text or "")]
             steps.append((i, {"text": ""}, c.finish_reason))
             continue
         steps.append((i, {"delta": {"role": "assistant", "content": ""}}, None))
-        steps += [(i, {"delta": {"content": piece}}, None) for piece in _pieces(c.text or "")]
+        steps += [(i, {"delta": {"content": piece}}, None) for piece in pieces(c.text or "")]
         for k, call in enumerate(c.tool_calls):
             fn = call["function"]
             head = {
@@ -431,7 +433,7 @@ def _stream_steps(chat: bool, choices: list[_Choice]) -> list[_Step]:
             steps.append((i, {"delta": {"tool_calls": [head]}}, None))
             steps += [
                 (i, {"delta": {"tool_calls": [{"index": k, "function": {"arguments": a}}]}}, None)
-                for a in _fragments(fn["arguments"])
+                for a in fragments(fn["arguments"])
             ]
         steps.append((i, {"delta": {}}, c.finish_reason))
     return steps
@@ -609,7 +611,10 @@ class OpenAIStubServer:
             )
             fault = self._faults.popleft() if self._faults else None
         stable = raw.hex() if body is None else _without_ids(body)
-        extra = {"x-request-id": "req_" + _digest(h.command, url.path, stable)[:24]}
+        extra = {"x-request-id": "req_" + digest(h.command, url.path, stable)[:24]}
+        query = dict(parse_qsl(url.query))
+        wire = next((w for w in wires() if w.route(h.command, url.path, query)), None)
+        render_error = wire.error if wire is not None else (lambda e: _dumps(e.body()))
         if fault is not None:
             status, fault_body, fault_headers = fault
             error = StubHTTPError(
@@ -618,15 +623,19 @@ class OpenAIStubServer:
                 None,
                 "server_error" if status >= 500 else "invalid_request_error",
             )
-            h.reply(status, _dumps(fault_body or error.body()), {**extra, **fault_headers})
+            payload = _dumps(fault_body) if fault_body else render_error(error)
+            h.reply(status, payload, {**extra, **fault_headers})
             return
         try:
-            h.reply(200, *self._dispatch(h.command, url.path, headers, body, extra))
+            if wire is not None:
+                h.reply(200, *self._dispatch_wire(wire, url.path, query, headers, body, extra))
+            else:
+                h.reply(200, *self._dispatch(h.command, url.path, headers, body, extra))
         except StubHTTPError as err:
-            h.reply(err.status, _dumps(err.body()), extra)
+            h.reply(err.status, render_error(err), extra)
         except Exception as exc:  # a stub bug: surface it instead of dropping the connection
             error = StubHTTPError(500, f"Stub failure: {exc!r}", None, "server_error")
-            h.reply(500, _dumps(error.body()), extra)
+            h.reply(500, render_error(error), extra)
 
     def _dispatch(
         self, method: str, path: str, headers: dict[str, str], body: Any, extra: dict[str, str]
@@ -655,18 +664,98 @@ class OpenAIStubServer:
             return _dumps(_embeddings(body, model)), extra
         chat = kind == "chat"
         choices, usage = _chat(body) if chat else _completions(body)
-        head = {
-            "id": ("chatcmpl-" if chat else "cmpl-") + _digest(path, _without_ids(body))[:24],
-            "object": "",  # placeholder keeps OpenAI's key order; set by _render/_stream
-            "created": CREATED,
-            "model": model,
-        }
+        head = _head(chat, path, body, model)
         if not body.get("stream"):
             return _dumps(_render(chat, head, choices, usage, self.quirks)), extra
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events = _stream(chat, head, choices, usage, include_usage, self.quirks)
         sse = [b"data: " + _dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
         return sse, {**extra, "content-type": "text/event-stream"}
+
+    def _dispatch_wire(
+        self,
+        wire: Wire,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: Any,
+        extra: dict[str, str],
+    ) -> tuple[bytes | list[bytes], dict[str, str]]:
+        if not wire.authorized(headers):
+            raise StubHTTPError(401, "Invalid credentials.", "authentication_error")
+        kind = wire.route("POST", path, query)
+        assert kind is not None
+        openai_body, stream = wire.to_openai(kind, path, query, body)
+        return wire.render(kind, answer(kind, path, openai_body), body, stream)
+
+
+def _head(chat: bool, path: str, body: dict[str, Any], model: str) -> dict[str, Any]:
+    return {
+        "id": ("chatcmpl-" if chat else "cmpl-") + digest(path, _without_ids(body))[:24],
+        "object": "",  # placeholder keeps OpenAI's key order; set by _render/_stream
+        "created": CREATED,
+        "model": model,
+    }
+
+
+def answer(kind: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The complete (non-streamed) OpenAI-format answer to an OpenAI-format ``body``: what a
+    :class:`Wire` re-renders in its provider's format. ``kind``: chat, completions, embeddings."""
+    model = str(body.get("model") or DEFAULT_MODEL)
+    if kind == "embeddings":
+        return _embeddings(body, model)
+    chat = kind == "chat"
+    choices, usage = _chat(body) if chat else _completions(body)
+    return _render(chat, _head(chat, path, body, model), choices, usage, quirks=False)
+
+
+class Wire(Protocol):
+    """A provider wire format the stub speaks on top of its OpenAI-format replies.
+
+    Wire modules live in ``tests/support/wires``; each exposes ``WIRE``. The server asks every
+    wire whether it owns a request path before falling back to the OpenAI routes.
+    """
+
+    def route(self, method: str, path: str, query: dict[str, str]) -> str | None:
+        """``"chat"``, ``"completions"`` or ``"embeddings"`` when this wire owns the path."""
+        ...
+
+    def authorized(self, headers: dict[str, str]) -> bool:
+        """Whether the request carries this provider's kind of credential (any value)."""
+        ...
+
+    def to_openai(
+        self, kind: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[dict[str, Any], bool]:
+        """The OpenAI-format body (with ``model``) for a provider request, and whether to
+        stream; raises :class:`StubHTTPError` for a request the provider would reject."""
+        ...
+
+    def render(
+        self, kind: str, response: dict[str, Any], request: Any, stream: bool
+    ) -> tuple[bytes | list[bytes], dict[str, str]]:
+        """The provider-format reply (one body, or stream parts) and its headers."""
+        ...
+
+    def error(self, error: StubHTTPError) -> bytes:
+        """An error body in the provider's format."""
+        ...
+
+
+def wires() -> list[Wire]:
+    """Every wire under ``tests/support/wires`` (imported once)."""
+    global _WIRES
+    if _WIRES is None:
+        from tests.support import wires as package
+
+        _WIRES = [
+            importlib.import_module(f"{package.__name__}.{info.name}").WIRE
+            for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name)
+        ]
+    return _WIRES
+
+
+_WIRES: list[Wire] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -13,7 +13,7 @@ import base64
 import copy
 import json
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -40,14 +40,7 @@ from extmodels_integrations import (
     Usage,
     _auth,
 )
-
-REDACTED = "<redacted>"
-AUTH_HEADERS = frozenset({"authorization", "api-key"})
-# Added by httpx itself; everything else the package sends is asserted exactly.
-TRANSPORT_HEADERS = frozenset(
-    {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length"}
-)
-JSON_HEADERS = {"content-type": "application/json"}
+from tests.support.harness import JSON_HEADERS, REDACTED, Chunks, sent_headers, sse
 
 TOKEN_HOST = "login.microsoftonline.com"
 TOKEN_URL = "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
@@ -65,34 +58,7 @@ CALL_TASK = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_workspace_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-
-
 # -- the fake server ---------------------------------------------------------------------------
-
-
-class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A response body delivered in several reads (events and UTF-8 split across them)."""
-
-    def __init__(self, body: bytes, size: int = 11) -> None:
-        self.parts = [body[i : i + size] for i in range(0, len(body), size)]
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.parts
-
-    async def __aiter__(self):  # type: ignore[override]
-        for part in self.parts:
-            yield part
-
-
-def sse(*events: Any) -> bytes:
-    """An SSE body: dicts are JSON-encoded, strings (``[DONE]``) sent as they are."""
-    return b"".join(
-        f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n".encode() for e in events
-    )
 
 
 @dataclass(frozen=True)
@@ -144,61 +110,6 @@ class FakeServer:
     @property
     def token_requests(self) -> list[httpx.Request]:
         return [r for r in self.requests if r.url.host == TOKEN_HOST]
-
-
-def sent_headers(request: httpx.Request) -> dict[str, str]:
-    """The headers the package chose, auth values redacted."""
-    return {
-        k: (REDACTED if k in AUTH_HEADERS else v)
-        for k, v in request.headers.items()
-        if k not in TRANSPORT_HEADERS
-    }
-
-
-@pytest.fixture
-async def connect():
-    """``connect(server, **target)``: an ExternalClient whose sync and async httpx clients both
-    go to ``server`` through one MockTransport."""
-    opened: list[tuple[httpx.Client, httpx.AsyncClient]] = []
-
-    def make(server: Callable[[httpx.Request], Any], **target: Any) -> ExternalClient:
-        mock = httpx.MockTransport(server)
-        pair = (httpx.Client(transport=mock), httpx.AsyncClient(transport=mock))
-        opened.append(pair)
-        return ExternalClient(
-            **target, max_retries=0, http_client=pair[0], http_async_client=pair[1]
-        )
-
-    yield make
-    for sync_http, async_http in opened:
-        sync_http.close()
-        await async_http.aclose()
-
-
-# -- the two runners: one case table, sync and async -------------------------------------------
-
-
-class SyncRunner:
-    async def __call__(self, client: ExternalClient, call: str, request: Any) -> Any:
-        if call == "embed":
-            return client.embed(**request)
-        result = getattr(client, call)(request)
-        return list(result) if call.startswith("stream_") else result
-
-
-class AsyncRunner:
-    async def __call__(self, client: ExternalClient, call: str, request: Any) -> Any:
-        if call == "embed":
-            return await client.aembed(**request)
-        method = getattr(client, "a" + call)
-        if call.startswith("stream_"):
-            return [chunk async for chunk in method(request)]
-        return await method(request)
-
-
-@pytest.fixture(params=[SyncRunner(), AsyncRunner()], ids=["sync", "async"])
-def run(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    return request.param  # type: ignore[no-any-return]
 
 
 # -- targets -----------------------------------------------------------------------------------
