@@ -4,6 +4,12 @@ classes on top."""
 
 from extmodels_integrations._client import ExternalClient
 from extmodels_integrations._config import ExternalModel, parse_external_model
+from extmodels_integrations._endpoint_config import (
+    EndpointConfig,
+    RateLimit,
+    ServedEntity,
+    load_endpoint_config,
+)
 from extmodels_integrations._exceptions import (
     APIError,
     AuthenticationError,
@@ -20,6 +26,12 @@ from extmodels_integrations._exceptions import (
     StreamError,
     TimeoutError,
     UnsupportedParameterError,
+)
+from extmodels_integrations._routing import (
+    RoutedChatChunk,
+    RoutedCompletionChunk,
+    RoutedEmbeddingsResponse,
+    routing_metadata,
 )
 from extmodels_integrations._secrets import SecretReference, SecretResolver
 from extmodels_integrations._types import (
@@ -59,15 +71,21 @@ __all__ = [
     "ContextWindowExceededError",
     "EmbeddingsRequest",
     "EmbeddingsResponse",
+    "EndpointConfig",
     "ExternalClient",
     "ExternalModel",
     "ExternalModelError",
     "Message",
     "NotFoundError",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
+    "RoutedChatChunk",
+    "RoutedCompletionChunk",
+    "RoutedEmbeddingsResponse",
     "SecretReference",
     "SecretResolver",
+    "ServedEntity",
     "ServerError",
     "StreamError",
     "TimeoutError",
@@ -75,5 +93,7 @@ __all__ = [
     "ToolCallDelta",
     "UnsupportedParameterError",
     "Usage",
+    "load_endpoint_config",
     "parse_external_model",
+    "routing_metadata",
 ]

@@ -19,7 +19,9 @@ from pydantic import SecretStr
 
 from extmodels_integrations._auth import StaticAuth
 from extmodels_integrations._config import ExternalModel, parse_external_model
+from extmodels_integrations._endpoint_config import EndpointConfigSource, load_endpoint_config
 from extmodels_integrations._exceptions import ConfigurationError, NotFoundError, StreamError
+from extmodels_integrations._routing import RateLimitBehavior, Router
 from extmodels_integrations._secrets import (
     SecretLookup,
     SecretResolver,
@@ -64,7 +66,14 @@ class ExternalClient:
 
     * ``endpoint="name"`` (+ ``host``, ``token``; defaults ``DATABRICKS_HOST`` /
       ``DATABRICKS_TOKEN``): a serving endpoint that speaks the unified schema;
-    * ``external_model={...}``: an ``external_model`` block, called on the provider directly.
+    * ``external_model={...}``: an ``external_model`` block, called on the provider directly;
+    * ``endpoint_config=`` a serving-endpoint create body (a mapping, or a path to a JSON or
+      YAML file): validated as the service does, each call routed by the traffic split over
+      its served entities, its ``rate_limits`` applied in this process (``rate_limit_behavior``
+      ``"wait"`` or ``"raise"``; ``rate_limit_user`` is who ``key: user`` means, by default
+      the OS login name), and ``ai_gateway.fallback_config`` (or ``fallbacks=``) honoured.
+      ``routing_seed`` makes the split repeat exactly. Results say in ``metadata`` which
+      served entity and provider answered (see :mod:`extmodels_integrations._routing`).
 
     Secret references in ``external_model`` resolve through ``secret_resolver``, then
     ``EXTMODELS_SECRET__<SCOPE>__<KEY>`` environment variables, then the workspace secrets API
@@ -87,17 +96,30 @@ class ExternalClient:
         secret_resolver: SecretLookup | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
+        endpoint_config: EndpointConfigSource | None = None,
+        routing_seed: int | None = None,
+        fallbacks: bool | None = None,
+        rate_limit_behavior: RateLimitBehavior = "wait",
+        rate_limit_user: str | None = None,
     ) -> None:
-        if (endpoint is None) == (external_model is None):
+        if sum(t is not None for t in (endpoint, external_model, endpoint_config)) != 1:
             raise ConfigurationError(
-                "give exactly one target: endpoint='<serving endpoint name>' or "
-                "external_model={...} (an external_model block)"
+                "give exactly one target: endpoint='<serving endpoint name>', "
+                "external_model={...} (an external_model block) or endpoint_config=... "
+                "(a serving-endpoint create body, or a path to one)"
             )
         if max_concurrency < 1:
             raise ConfigurationError("max_concurrency must be at least 1")
+        if rate_limit_behavior not in ("wait", "raise"):
+            raise ConfigurationError(
+                f"rate_limit_behavior={rate_limit_behavior!r}: use 'wait' or 'raise'"
+            )
         self.endpoint = endpoint
         self.external_model = (
             parse_external_model(external_model) if external_model is not None else None
+        )
+        self.endpoint_config = (
+            load_endpoint_config(endpoint_config) if endpoint_config is not None else None
         )
         self._host = host or os.environ.get("DATABRICKS_HOST")
         raw_token = token if token is not None else os.environ.get("DATABRICKS_TOKEN")
@@ -125,25 +147,59 @@ class ExternalClient:
         )
         self._built: Adapter | None = None
         self._build_lock = threading.Lock()
+        self.router: Router[ExternalClient] | None = None
+        if self.endpoint_config is not None:
+            entity_options: dict[str, Any] = {
+                "host": host,
+                "token": token,
+                "timeout": timeout,
+                "connect_timeout": connect_timeout,
+                "stall_timeout": stall_timeout,
+                "max_retries": max_retries,
+                "stream_usage": stream_usage,
+                "max_concurrency": max_concurrency,
+                "secret_resolver": secret_resolver,
+                "http_client": http_client,
+                "http_async_client": http_async_client,
+            }
+            self.router = Router(
+                self.endpoint_config,
+                [
+                    ExternalClient(external_model=e.external_model, **entity_options)
+                    for e in self.endpoint_config.served_entities
+                ],
+                seed=routing_seed,
+                fallbacks=fallbacks,
+                rate_limit_behavior=rate_limit_behavior,
+                rate_limit_user=rate_limit_user,
+            )
 
     # -- description -------------------------------------------------------------------------
 
     @property
     def provider(self) -> str:
-        """``databricks`` for a serving endpoint, else the external model's provider."""
+        """``databricks`` for a serving endpoint, else the external model's provider; for an
+        endpoint config, its served entities' providers joined by ``+``."""
+        if self.endpoint_config is not None:
+            providers = [e.external_model.provider for e in self.endpoint_config.served_entities]
+            return "+".join(dict.fromkeys(providers))
         return "databricks" if self.external_model is None else self.external_model.provider
 
     @property
     def model_name(self) -> str:
-        """The endpoint name or the external model's ``name``."""
+        """The endpoint name (also of an endpoint config) or the external model's ``name``."""
         if self.external_model is not None:
             return self.external_model.name
+        if self.endpoint_config is not None:
+            return self.endpoint_config.name
         assert self.endpoint is not None
         return self.endpoint
 
     @property
     def task(self) -> Task | None:
         """The configured task; ``None`` for a serving endpoint (it serves whatever it serves)."""
+        if self.endpoint_config is not None:
+            return self.endpoint_config.task
         return None if self.external_model is None else self.external_model.task
 
     @property
@@ -151,8 +207,17 @@ class ExternalClient:
         """The workspace host, normalized, if any."""
         return normalize_host(self._host) if self._host else None
 
-    def check_task(self, task: Task, *, field: str = "external_model.task") -> None:
-        """Raise :class:`ConfigurationError` when the target is configured for another task."""
+    def check_task(self, task: Task, *, field: str | None = None) -> None:
+        """Raise :class:`ConfigurationError` when the target is configured for another task.
+
+        ``field`` names where the task is set in messages; by default ``external_model.task``
+        or, for an endpoint config, the first served entity's ``external_model.task``.
+        """
+        if field is None:
+            field = "external_model.task"
+            if self.endpoint_config is not None:
+                entity = self.endpoint_config.served_entities[0]
+                field = f"{entity.path}.external_model.task"
         if self.task is not None and self.task != task:
             raise ConfigurationError(
                 f"{field} is '{self.task}' but {_TASK_CLASSES[task]} needs '{task}': "
@@ -224,6 +289,8 @@ class ExternalClient:
         """One chat completion. Pass a :class:`ChatRequest` or its fields as keywords."""
         request = _request(ChatRequest, request, fields)
         self.check_task(CHAT)
+        if self.router is not None:
+            return self.router.call(lambda c: c.chat(request))
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.chat_request(request, stream=False))
         data, headers = self.transport.send_json(http, adapter.error)
@@ -233,6 +300,8 @@ class ExternalClient:
         """Async twin of :meth:`chat`."""
         request = _request(ChatRequest, request, fields)
         self.check_task(CHAT)
+        if self.router is not None:
+            return await self.router.acall(lambda c: c.achat(request))
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.chat_request(request, stream=False))
         data, headers = await self.transport.asend_json(http, adapter.error)
@@ -242,6 +311,9 @@ class ExternalClient:
         """Stream chat chunks; exactly the last chunk carries usage (when the target reports it)."""
         request = _request(ChatRequest, request, fields)
         self.check_task(CHAT)
+        if self.router is not None:
+            yield from self.router.stream(lambda c: c.stream_chat(request))
+            return
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.chat_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
@@ -258,6 +330,10 @@ class ExternalClient:
         """Async twin of :meth:`stream_chat`."""
         request = _request(ChatRequest, request, fields)
         self.check_task(CHAT)
+        if self.router is not None:
+            async for routed in self.router.astream(lambda c: c.astream_chat(request)):
+                yield routed
+            return
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.chat_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
@@ -276,6 +352,8 @@ class ExternalClient:
         """One completions call. Pass a :class:`CompletionRequest` or its fields as keywords."""
         request = _request(CompletionRequest, request, fields)
         self.check_task(COMPLETIONS)
+        if self.router is not None:
+            return self.router.call(lambda c: c.complete(request))
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.completion_request(request, stream=False))
         data, headers = self.transport.send_json(http, adapter.error)
@@ -287,6 +365,8 @@ class ExternalClient:
         """Async twin of :meth:`complete`."""
         request = _request(CompletionRequest, request, fields)
         self.check_task(COMPLETIONS)
+        if self.router is not None:
+            return await self.router.acall(lambda c: c.acomplete(request))
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=False))
         data, headers = await self.transport.asend_json(http, adapter.error)
@@ -298,6 +378,9 @@ class ExternalClient:
         """Stream completion chunks; exactly the last chunk carries usage."""
         request = _request(CompletionRequest, request, fields)
         self.check_task(COMPLETIONS)
+        if self.router is not None:
+            yield from self.router.stream(lambda c: c.stream_complete(request))
+            return
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
@@ -314,6 +397,10 @@ class ExternalClient:
         """Async twin of :meth:`stream_complete`."""
         request = _request(CompletionRequest, request, fields)
         self.check_task(COMPLETIONS)
+        if self.router is not None:
+            async for routed in self.router.astream(lambda c: c.astream_complete(request)):
+                yield routed
+            return
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
@@ -327,7 +414,10 @@ class ExternalClient:
     # -- embeddings --------------------------------------------------------------------------
 
     def embedding_batch_size(self, requested: int | None = None) -> int:
-        """The batch size used: ``requested`` capped by the target's per-request limit."""
+        """The batch size used: ``requested`` capped by the target's per-request limit (for an
+        endpoint config, the smallest limit of its served entities)."""
+        if self.router is not None:
+            return min(e.client.embedding_batch_size(requested) for e in self.router.entities)
         limit = self._adapter().embedding_batch_size
         return min(requested, limit) if requested else limit
 
@@ -342,6 +432,16 @@ class ExternalClient:
     ) -> EmbeddingsResponse:
         """Embed ``texts`` in batches sized to the target's limit; order is preserved."""
         self.check_task(EMBEDDINGS)
+        if self.router is not None:
+            return self.router.call(
+                lambda c: c.embed(
+                    texts,
+                    input_kind=input_kind,
+                    batch_size=batch_size,
+                    model=model,
+                    extra_params=extra_params,
+                )
+            )
         texts = _texts(texts)
         if not texts:
             return EmbeddingsResponse(
@@ -367,6 +467,16 @@ class ExternalClient:
     ) -> EmbeddingsResponse:
         """Async twin of :meth:`embed`; batches go out concurrently (``max_concurrency``)."""
         self.check_task(EMBEDDINGS)
+        if self.router is not None:
+            return await self.router.acall(
+                lambda c: c.aembed(
+                    texts,
+                    input_kind=input_kind,
+                    batch_size=batch_size,
+                    model=model,
+                    extra_params=extra_params,
+                )
+            )
         texts = _texts(texts)
         if not texts:
             return EmbeddingsResponse(
@@ -390,10 +500,14 @@ class ExternalClient:
 
     def close(self) -> None:
         """Close the HTTP clients this object created."""
+        for entity in self.router.entities if self.router is not None else ():
+            entity.client.close()
         self.transport.close()
 
     async def aclose(self) -> None:
         """Close the HTTP clients this object created, from async code."""
+        for entity in self.router.entities if self.router is not None else ():
+            await entity.client.aclose()
         await self.transport.aclose()
 
     def __enter__(self) -> ExternalClient:
