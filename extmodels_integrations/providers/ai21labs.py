@@ -276,7 +276,7 @@ class J2Decoder:
         return []
 
     def close(self) -> list[bytes]:
-        return [bytes(self._body)]
+        return [bytes(self._body)] if self._body else []
 
 
 class J2StreamParser:
@@ -298,7 +298,7 @@ class J2StreamParser:
 
     def finish(self) -> None:
         if not self._done:
-            raise StreamError("J2 response ended without a body", provider=self._provider)
+            raise StreamError("J2 answered with an empty body", provider=self._provider)
 
 
 # -- errors -------------------------------------------------------------------------------------
