@@ -4,8 +4,9 @@ how the core client is built, and how they serialize without secrets."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,6 +20,7 @@ from pydantic import (
 
 from extmodels_integrations._client import ExternalClient
 from extmodels_integrations._config import CONFIG_KEYS, ExternalModel, parse_external_model
+from extmodels_integrations._endpoint_config import EndpointConfig, load_endpoint_config
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._types import Task
 
@@ -37,8 +39,14 @@ def _env_secret(name: str) -> Callable[[], SecretStr | None]:
     return read
 
 
+# Plaintext secrets of an endpoint config's served entities are lifted to top-level kwargs
+# named ``served_entities__<index>__<field>`` (LangChain only protects top-level secrets).
+_LIFTED_PREFIX = "served_entities__"
+
+
 class ExternalTarget(BaseModel):
-    """Exactly one target: ``endpoint`` (+ ``host``, ``token``) or ``external_model``."""
+    """Exactly one target: ``endpoint`` (+ ``host``, ``token``), ``external_model`` or
+    ``endpoint_config``."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
@@ -52,6 +60,17 @@ class ExternalTarget(BaseModel):
     """Workspace token (alias ``api_key``); defaults to ``DATABRICKS_TOKEN``."""
     external_model: ExternalModel | None = None
     """An ``external_model`` block (dict or :class:`~extmodels_integrations.ExternalModel`)."""
+    endpoint_config: EndpointConfig | None = None
+    """A serving-endpoint create body (dict, or path to a JSON/YAML file): routed by its traffic
+    split, rate-limited, with fallbacks, as :class:`~extmodels_integrations.ExternalClient`."""
+    routing_seed: int | None = None
+    """Seed for the traffic split of ``endpoint_config`` (repeatable runs)."""
+    fallbacks: bool | None = None
+    """Override ``ai_gateway.fallback_config.enabled`` of ``endpoint_config``."""
+    rate_limit_behavior: Literal["wait", "raise"] = "wait"
+    """When a local rate limit is used up: wait for the next slot, or raise ``RateLimitError``."""
+    rate_limit_user: str | None = None
+    """Who ``key: user`` rate limits count for (default: the OS login name)."""
     model: str | None = Field(default=None, alias="model_name")
     """The endpoint or external model name; given alone, it names a serving endpoint."""
     timeout: float | None = 60.0
@@ -92,11 +111,14 @@ class ExternalTarget(BaseModel):
         if not isinstance(data, Mapping):
             return data
         data = dict(data)
+        config = _config_with_lifted_secrets(data)
+        if config is not None:
+            data["endpoint_config"] = load_endpoint_config(config)
         block = _with_lifted_secrets(data)
         if block is not None:
             data["external_model"] = parse_external_model(block)
         model = data.get("model", data.get("model_name"))
-        if data.get("endpoint") is None and block is None and model:
+        if data.get("endpoint") is None and block is None and config is None and model:
             data["endpoint"] = model
         return data
 
@@ -107,6 +129,11 @@ class ExternalTarget(BaseModel):
             host=self.host,
             token=self.token,
             external_model=self.external_model,
+            endpoint_config=self.endpoint_config,
+            routing_seed=self.routing_seed,
+            fallbacks=self.fallbacks,
+            rate_limit_behavior=self.rate_limit_behavior,
+            rate_limit_user=self.rate_limit_user,
             timeout=self.timeout,
             connect_timeout=self.connect_timeout,
             stall_timeout=self.stall_timeout,
@@ -147,17 +174,24 @@ class ExternalTarget(BaseModel):
 
         LangChain only protects top-level secrets, so each plaintext secret of
         ``external_model`` is lifted out to a top-level kwarg of the same name and loads from
-        the variable named after it (``openai_api_key_plaintext`` -> ``OPENAI_API_KEY``).
+        the variable named after it (``openai_api_key_plaintext`` -> ``OPENAI_API_KEY``). An
+        endpoint config's are lifted to ``served_entities__<index>__<field>`` and load from
+        ``<ENTITY>_<FIELD>`` (entity ``primary``: ``PRIMARY_OPENAI_API_KEY``).
         ``{{secrets/...}}`` references stay in the block: they are not secret.
         """
         secrets = {"token": "DATABRICKS_TOKEN"}
         for name in self._plaintext_secrets():
             secrets[name] = name.removesuffix("_plaintext").upper()
+        for name, (entity, field) in self._entity_secret_names().items():
+            secrets[name] = _env_name(f"{entity}_{field.removesuffix('_plaintext')}")
         return secrets
 
     @property
     def lc_attributes(self) -> dict[str, Any]:
-        """``external_model`` without its plaintext secrets, which are lifted to the top."""
+        """``external_model`` / ``endpoint_config`` without their plaintext secrets, which are
+        lifted to the top."""
+        if self.endpoint_config is not None:
+            return self._endpoint_config_attributes()
         if self.external_model is None:
             return {}
         lifted = self._plaintext_secrets()
@@ -169,12 +203,29 @@ class ExternalTarget(BaseModel):
     def _plaintext_secrets(self) -> dict[str, SecretStr]:
         if self.external_model is None:
             return {}
-        config = self.external_model.provider_config
+        return _plaintexts(self.external_model)
+
+    def _entity_secret_names(self) -> dict[str, tuple[str, str]]:
+        """``lifted kwarg -> (served entity name, plaintext field)``."""
+        if self.endpoint_config is None:
+            return {}
         return {
-            name: value
-            for name in type(config).model_fields
-            if name.endswith("_plaintext") and (value := getattr(config, name)) is not None
+            f"{_LIFTED_PREFIX}{entity.index}__{field}": (entity.name, field)
+            for entity in self.endpoint_config.served_entities
+            for field in _plaintexts(entity.external_model)
         }
+
+    def _endpoint_config_attributes(self) -> dict[str, Any]:
+        assert self.endpoint_config is not None
+        body = self.endpoint_config.to_dict()
+        lifted: dict[str, Any] = {}
+        for entity in self.endpoint_config.served_entities:
+            secrets = _plaintexts(entity.external_model)
+            block = body["config"]["served_entities"][entity.index]["external_model"]
+            key = CONFIG_KEYS[entity.external_model.provider]
+            block[key] = {k: v for k, v in block[key].items() if k not in secrets}
+            lifted.update({f"{_LIFTED_PREFIX}{entity.index}__{k}": v for k, v in secrets.items()})
+        return {"endpoint_config": body, **lifted}
 
 
 class GenerativeTarget(ExternalTarget):
@@ -228,6 +279,46 @@ class GenerativeTarget(ExternalTarget):
                 f"n={fields['n']}: a stream carries one generation; use invoke/generate for n > 1"
             )
         return fields, extra
+
+
+def _plaintexts(model: ExternalModel) -> dict[str, SecretStr]:
+    config = model.provider_config
+    return {
+        name: value
+        for name in type(config).model_fields
+        if name.endswith("_plaintext") and (value := getattr(config, name)) is not None
+    }
+
+
+def _env_name(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", text.upper())
+
+
+def _config_with_lifted_secrets(data: dict[str, Any]) -> Any:
+    """``endpoint_config`` with ``served_entities__<i>__<field>`` kwargs merged back into its
+    served entities (the shape :attr:`ExternalTarget.lc_attributes` serializes to). ``data``
+    loses those keys; the caller's objects are never mutated."""
+    config = data.get("endpoint_config")
+    lifted = {k: data.pop(k) for k in list(data) if k.startswith(_LIFTED_PREFIX)}
+    if not lifted:
+        return config
+    if not isinstance(config, Mapping):
+        raise ConfigurationError(f"{sorted(lifted)} given without an endpoint_config mapping")
+    body = {**config, "config": dict(config.get("config") or {})}
+    entities = [dict(e) for e in body["config"].get("served_entities") or []]
+    body["config"]["served_entities"] = entities
+    for name, value in lifted.items():
+        index, field = name.removeprefix(_LIFTED_PREFIX).split("__", 1)
+        if not index.isdigit() or int(index) >= len(entities):
+            raise ConfigurationError(f"{name}: names no served entity of endpoint_config")
+        block = dict(entities[int(index)].get("external_model") or {})
+        provider = block.get("provider")
+        if provider not in CONFIG_KEYS:
+            continue  # load_endpoint_config reports the bad provider
+        key = CONFIG_KEYS[provider]  # type: ignore[index]  # membership checked above
+        block[key] = {**(block.get(key) or {}), field: value}
+        entities[int(index)]["external_model"] = block
+    return body
 
 
 def _with_lifted_secrets(data: dict[str, Any]) -> Any:

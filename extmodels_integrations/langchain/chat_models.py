@@ -21,6 +21,7 @@ from langchain_core.utils.function_calling import convert_to_openai_function, co
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
 from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._routing import routing_metadata
 from extmodels_integrations._types import CHAT, ChatChunk, ChatRequest, ChatResponse, Task, Usage
 from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._convert import (
@@ -120,7 +121,11 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
             return self._result(await self.client.achat(request))
 
     def _result(self, response: ChatResponse) -> ChatResult:
-        metadata = {"model_name": response.model or self.model, "id": response.id}
+        metadata = {
+            "model_name": response.model or self.model,
+            "id": response.id,
+            **routing_metadata(response),
+        }
         generations = []
         for i, choice in enumerate(response.choices):
             # Usage covers the whole response: put it on the first generation only, so
@@ -136,7 +141,11 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
                     message=message, generation_info={"finish_reason": choice.finish_reason}
                 )
             )
-        llm_output: dict[str, Any] = {"model_name": metadata["model_name"], "id": response.id}
+        llm_output: dict[str, Any] = {
+            "model_name": metadata["model_name"],
+            "id": response.id,
+            **routing_metadata(response),
+        }
         if response.usage is not None:
             llm_output["token_usage"] = usage_metadata(response.usage)
         return ChatResult(generations=generations, llm_output=llm_output)
@@ -292,14 +301,16 @@ def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]
 class _StreamState:
     """Turns unified chunks into LangChain chunks and reports usage and metadata once."""
 
-    __slots__ = ("finish_reason", "model", "usage")
+    __slots__ = ("finish_reason", "model", "routing", "usage")
 
     def __init__(self, model: str | None) -> None:
         self.model = model
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.routing: dict[str, Any] = {}
 
     def chunk(self, chunk: ChatChunk) -> ChatGenerationChunk | None:
+        self.routing = routing_metadata(chunk) or self.routing
         if chunk.usage is not None:
             self.usage = chunk.usage
         if chunk.model:
@@ -317,7 +328,11 @@ class _StreamState:
         message = AIMessageChunk(
             content="",
             usage_metadata=usage_metadata(self.usage) if self.usage is not None else None,
-            response_metadata={"model_name": self.model, "finish_reason": self.finish_reason},
+            response_metadata={
+                "model_name": self.model,
+                "finish_reason": self.finish_reason,
+                **self.routing,
+            },
             chunk_position="last",
         )
         return ChatGenerationChunk(

@@ -11,6 +11,7 @@ from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
 from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._routing import routing_metadata
 from extmodels_integrations._types import (
     COMPLETIONS,
     CompletionRequest,
@@ -112,10 +113,15 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
         usage = Usage()
         for response in responses:
             choices = sorted(response.choices, key=lambda c: c.index)
+            # Each batch may have been answered by another served entity of an endpoint config.
+            routing = routing_metadata(response)
             for start in range(0, len(choices), n):
                 generations.append(
                     [
-                        Generation(text=c.text, generation_info={"finish_reason": c.finish_reason})
+                        Generation(
+                            text=c.text,
+                            generation_info={"finish_reason": c.finish_reason, **routing},
+                        )
                         for c in choices[start : start + n]
                     ]
                 )
@@ -147,6 +153,7 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
         state = _CompletionStreamState(request.model or self.model)
         with translated():
             for chunk in self.client.stream_complete(request):
+                state.routing = routing_metadata(chunk) or state.routing
                 out = state.chunk(chunk.choices, chunk.model, chunk.usage)
                 if out is not None:
                     if run_manager:
@@ -165,6 +172,7 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
         state = _CompletionStreamState(request.model or self.model)
         with translated():
             async for chunk in self.client.astream_complete(request):
+                state.routing = routing_metadata(chunk) or state.routing
                 out = state.chunk(chunk.choices, chunk.model, chunk.usage)
                 if out is not None:
                     if run_manager:
@@ -179,12 +187,13 @@ def _one_or_many(batch: list[str]) -> str | list[str]:
 
 
 class _CompletionStreamState:
-    __slots__ = ("finish_reason", "model", "usage")
+    __slots__ = ("finish_reason", "model", "routing", "usage")
 
     def __init__(self, model: str | None) -> None:
         self.model = model
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.routing: dict[str, Any] = {}
 
     def chunk(
         self, choices: list[Any], model: str | None, usage: Usage | None
@@ -198,7 +207,11 @@ class _CompletionStreamState:
         return GenerationChunk(text=choice.text) if choice.text else None
 
     def last(self) -> GenerationChunk:
-        info: dict[str, Any] = {"finish_reason": self.finish_reason, "model_name": self.model}
+        info: dict[str, Any] = {
+            "finish_reason": self.finish_reason,
+            "model_name": self.model,
+            **self.routing,
+        }
         if self.usage is not None:
             info["usage"] = usage_metadata(self.usage)
         return GenerationChunk(text="", generation_info=info)
