@@ -1,0 +1,299 @@
+"""The Anthropic Messages wire for the loopback stub: ``POST /v1/messages``.
+
+Requests are checked the way the API checks them where our adapter could get it wrong (required
+``model`` / ``max_tokens``, unknown top-level fields, roles that do not alternate, empty text
+blocks, ``tool_use`` blocks not answered by ``tool_result`` blocks first in the next user turn),
+then translated to an OpenAI body for the stub's scripted answer. Answers are rendered as a
+``message`` or as the named-event stream (``message_start``, ``ping``, ``content_block_*``,
+``message_delta``, ``message_stop``) with the shapes of anthropic-sdk-python ``types/``; errors
+as ``{"type": "error", "error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.openai_server import StubHTTPError, digest, fragments, pieces, text_of
+
+PATH = "/v1/messages"
+_FIELDS = frozenset(
+    {
+        "model",
+        "max_tokens",
+        "messages",
+        "system",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "thinking",
+        "output_config",
+        "service_tier",
+    }
+)
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+_TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+
+
+def _bad(message: str) -> StubHTTPError:
+    return StubHTTPError(400, message)
+
+
+class AnthropicWire:
+    """See the module docstring."""
+
+    def route(self, method: str, path: str, query: dict[str, str]) -> str | None:
+        return "chat" if method == "POST" and path.rstrip("/") == PATH else None
+
+    def authorized(self, headers: dict[str, str]) -> bool:
+        return bool(headers.get("x-api-key", "").strip())
+
+    def to_openai(
+        self, kind: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[dict[str, Any], bool]:
+        if not isinstance(body, dict):
+            raise _bad("Request body must be a JSON object.")
+        extra = sorted(set(body) - _FIELDS)
+        if extra:
+            raise _bad(f"{extra[0]}: Extra inputs are not permitted")
+        for name in ("model", "max_tokens", "messages"):
+            if name not in body:
+                raise _bad(f"{name}: Field required")
+        if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
+            raise _bad("max_tokens: Input should be a positive integer")
+        out: dict[str, Any] = {
+            "model": body["model"],
+            "max_tokens": body["max_tokens"],
+            "messages": _system(body.get("system")) + _messages(body["messages"]),
+        }
+        if body.get("stop_sequences"):
+            out["stop"] = body["stop_sequences"]
+        if body.get("temperature") is not None:
+            out["temperature"] = body["temperature"]
+        if body.get("tools"):
+            out["tools"] = [_tool(t) for t in body["tools"]]
+            if body.get("tool_choice"):
+                out["tool_choice"] = _tool_choice(body["tool_choice"])
+        output_format = (body.get("output_config") or {}).get("format")
+        if output_format:
+            out["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": output_format["schema"]},
+            }
+        return out, body.get("stream") is True
+
+    def render(
+        self, kind: str, response: dict[str, Any], request: Any, stream: bool
+    ) -> tuple[bytes | list[bytes], dict[str, str]]:
+        message = _message(response)
+        headers = {"request-id": "req_" + digest("anthropic", response["id"])[:24]}
+        if not stream:
+            return _dumps(message), {**headers, "content-type": "application/json"}
+        events = [_event(e) for e in _stream(message)]
+        return events, {**headers, "content-type": "text/event-stream"}
+
+    def error(self, error: StubHTTPError) -> bytes:
+        kind = _ERROR_TYPES.get(error.status)
+        if kind is None:
+            kind = "api_error" if error.status >= 500 else "invalid_request_error"
+        return _dumps({"type": "error", "error": {"type": kind, "message": error.message}})
+
+
+# -- request -------------------------------------------------------------------------------------
+
+
+def _system(system: Any) -> list[dict[str, Any]]:
+    if system is None:
+        return []
+    text = system if isinstance(system, str) else text_of(system)
+    return [{"role": "system", "content": text}]
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        if not content:
+            raise _bad("messages: text content blocks must be non-empty")
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list) or not content:
+        raise _bad("messages: content must be a non-empty string or list of blocks")
+    for block in content:
+        if block.get("type") == "text" and not block.get("text", "").strip():
+            raise _bad("messages: text content blocks must be non-empty")
+    return content
+
+
+def _messages(messages: Any) -> list[dict[str, Any]]:
+    if not isinstance(messages, list) or not messages:
+        raise _bad("messages: at least one message is required")
+    out: list[dict[str, Any]] = []
+    pending: list[str] = []  # tool_use ids the next user turn must answer first
+    previous = None
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            raise _bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        if role == previous:
+            raise _bad(
+                'messages: roles must alternate between "user" and "assistant", but found '
+                f'multiple "{role}" roles in a row'
+            )
+        previous = role
+        blocks = _blocks(message.get("content"))
+        if role == "user":
+            out += _user(i, blocks, pending)
+            pending = []
+        else:
+            converted, pending = _assistant(blocks)
+            out.append(converted)
+    return out
+
+
+def _user(i: int, blocks: list[dict[str, Any]], pending: list[str]) -> list[dict[str, Any]]:
+    leading = 0
+    while leading < len(blocks) and blocks[leading].get("type") == "tool_result":
+        leading += 1
+    results, rest = blocks[:leading], blocks[leading:]
+    answered = [b.get("tool_use_id") for b in results]
+    if missing := [p for p in pending if p not in answered]:
+        raise _bad(
+            f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
+            f"immediately after: {', '.join(missing)}"
+        )
+    if unknown := [a for a in answered if a not in pending]:
+        raise _bad(
+            f"messages.{i}: unexpected `tool_use_id` found in `tool_result` blocks: {unknown}"
+        )
+    if any(b.get("type") == "tool_result" for b in rest):
+        raise _bad(f"messages.{i}: `tool_result` blocks must come before any other content")
+    out = [
+        {"role": "tool", "tool_call_id": b["tool_use_id"], "content": text_of(b.get("content"))}
+        for b in results
+    ]
+    if rest:
+        out.append({"role": "user", "content": text_of(rest)})
+    return out
+
+
+def _assistant(blocks: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    calls = [
+        {
+            "id": b["id"],
+            "type": "function",
+            "function": {"name": b["name"], "arguments": json.dumps(b.get("input") or {})},
+        }
+        for b in blocks
+        if b.get("type") == "tool_use"
+    ]
+    text = text_of([b for b in blocks if b.get("type") == "text"])
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = calls
+    return message, [c["id"] for c in calls]
+
+
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
+    if "input_schema" not in tool:
+        raise _bad("tools.0.input_schema: Field required")
+    function = {"name": tool["name"], "parameters": tool["input_schema"]}
+    if tool.get("description"):
+        function["description"] = tool["description"]
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: dict[str, Any]) -> Any:
+    if choice.get("type") == "tool":
+        return {"type": "function", "function": {"name": choice["name"]}}
+    if choice.get("type") not in _TOOL_CHOICES:
+        raise _bad(f"tool_choice.type: unknown value {choice.get('type')!r}")
+    return _TOOL_CHOICES[choice["type"]]
+
+
+# -- response ------------------------------------------------------------------------------------
+
+
+def _message(response: dict[str, Any]) -> dict[str, Any]:
+    choice = response["choices"][0]
+    text = choice["message"].get("content")
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    for call in choice["message"].get("tool_calls") or []:
+        content.append(
+            {
+                "type": "tool_use",
+                "id": "toolu_" + call["id"].removeprefix("call_"),
+                "name": call["function"]["name"],
+                "input": json.loads(call["function"]["arguments"]),
+            }
+        )
+    usage = response["usage"]
+    return {
+        "id": "msg_" + response["id"].rsplit("-", 1)[-1],
+        "type": "message",
+        "role": "assistant",
+        "model": response["model"],
+        "content": content,
+        "stop_reason": _STOP_REASONS[choice["finish_reason"]],
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": usage["prompt_tokens"],
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": usage["completion_tokens"],
+        },
+    }
+
+
+def _stream(message: dict[str, Any]) -> list[dict[str, Any]]:
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": start},
+        {"type": "ping"},
+    ]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            opened: dict[str, Any] = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in pieces(block["text"])]
+        else:
+            opened = {**block, "input": {}}
+            arguments = json.dumps(block["input"])
+            deltas = [{"type": "input_json_delta", "partial_json": ""}]
+            deltas += [
+                {"type": "input_json_delta", "partial_json": f} for f in fragments(arguments)
+            ]
+        events.append({"type": "content_block_start", "index": index, "content_block": opened})
+        events += [{"type": "content_block_delta", "index": index, "delta": d} for d in deltas]
+        events.append({"type": "content_block_stop", "index": index})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": usage["output_tokens"]},
+        }
+    )
+    events.append({"type": "message_stop"})
+    return events
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    return b"event: " + data["type"].encode() + b"\ndata: " + _dumps(data) + b"\n\n"
+
+
+WIRE = AnthropicWire()
