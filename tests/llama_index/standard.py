@@ -267,9 +267,7 @@ class _LLMSuite:
 
     def test_token_counting_callback(self) -> None:
         counter = TokenCountingHandler()
-        llm = self.llm_class(
-            **{**self.llm_params, "callback_manager": CallbackManager([counter])}
-        )
+        llm = self.llm_class(**{**self.llm_params, "callback_manager": CallbackManager([counter])})
         list(llm.stream_chat(_user(QUESTION)))
         assert counter.llm_token_counts, "the callback handler saw no LLM event"
         if self.returns_usage:
@@ -346,7 +344,9 @@ class ChatLLMTests(_LLMSuite):
     def test_tool_result_round_trip(self, llm: FunctionCallingLLM) -> None:
         if not self.supports_tools:
             pytest.skip("no tool support")
-        call = ToolCallBlock(tool_call_id="call_1", tool_name="multiply", tool_kwargs={"a": 6, "b": 7})
+        call = ToolCallBlock(
+            tool_call_id="call_1", tool_name="multiply", tool_kwargs={"a": 6, "b": 7}
+        )
         history = [
             ChatMessage(role=MessageRole.USER, content=TOOL_PROMPT),
             ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=""), call]),
