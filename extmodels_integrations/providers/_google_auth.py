@@ -54,12 +54,14 @@ _FIELD = "google_cloud_vertex_ai_config.private_key"
 
 @dataclass(frozen=True)
 class ServiceAccountKey:
-    """What the token exchange needs from a service-account JSON key; ``signer`` holds the
-    private key (a google-auth ``RSASigner``) and never appears in repr."""
+    """What the token exchange needs from a service-account JSON key; ``signer`` (a google-auth
+    ``RSASigner``) and ``private_key`` (kept so errors can mask an echo of it) never appear in
+    repr."""
 
     client_email: str
     token_uri: str
     signer: Any
+    private_key: SecretStr
 
     def __repr__(self) -> str:
         return (
@@ -119,7 +121,9 @@ def parse_service_account_key(secret: SecretStr) -> ServiceAccountKey:
             f"{_FIELD}: the private_key in the service-account JSON key is not a valid "
             "PEM-encoded RSA key: download a fresh JSON key for the service account"
         ) from None
-    return ServiceAccountKey(str(info["client_email"]), token_uri, signer)
+    return ServiceAccountKey(
+        str(info["client_email"]), token_uri, signer, SecretStr(info["private_key"])
+    )
 
 
 def _check_token_uri(uri: str) -> None:
@@ -171,7 +175,11 @@ class ServiceAccountTokenAuth:
         )
 
     def secret_values(self) -> tuple[str, ...]:
-        values = [] if self._secret is None else [self._secret.get_secret_value()]
+        pem = self.key.private_key.get_secret_value()
+        # Also as it reads inside a JSON string, which is how an error body would echo it.
+        values = [pem, json.dumps(pem)[1:-1]]
+        if self._secret is not None:
+            values.append(self._secret.get_secret_value())
         if self._token is not None:
             values.append(self._token.get_secret_value())
         return tuple(values)
