@@ -956,23 +956,38 @@ class _Anthropic(_Dialect):
         return {"anthropic_version": ANTHROPIC_VERSION, **body}
 
     def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
-        return anthropic.parse_message(data, PROVIDER)
+        response = anthropic.parse_message(data, PROVIDER)
+        response.model = None  # see _invoked
+        return response
 
     def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
-        return anthropic.completion_from_chat(anthropic.parse_message(data, PROVIDER))
+        return anthropic.completion_from_chat(self.parse_chat(data, headers))
 
     def chat_stream(self, model: str) -> ParsedStream[Any, ChatChunk]:
         parser = anthropic.MessageEventParser(PROVIDER)
-        return _event_stream(parser.parse_event, parser.finish, ChatChunk)
+
+        def parse(event: dict[str, Any]) -> ChatChunk | None:
+            return _invoked(parser.parse_event(event))
+
+        return _event_stream(parse, parser.finish, ChatChunk)
 
     def completion_stream(self, model: str) -> ParsedStream[Any, CompletionChunk]:
         parser = anthropic.MessageEventParser(PROVIDER)
 
         def parse(event: dict[str, Any]) -> CompletionChunk | None:
-            chunk = parser.parse_event(event)
+            chunk = _invoked(parser.parse_event(event))
             return None if chunk is None else anthropic.completion_chunk(chunk)
 
         return _event_stream(parse, parser.finish, CompletionChunk)
+
+
+def _invoked(chunk: ChatChunk | None) -> ChatChunk | None:
+    """Claude on Bedrock names its model family (``claude-3-5-haiku-20241022``), not the
+    Bedrock model id or inference profile that was invoked; the model is left unset so the
+    client names the id the caller invoked, as for the other Bedrock models."""
+    if chunk is not None:
+        chunk.model = None
+    return chunk
 
 
 # ----------------------------------------------------------------------------- the adapter

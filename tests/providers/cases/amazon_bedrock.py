@@ -201,7 +201,7 @@ def _claude_chunk(
 ) -> ChatChunk:
     return ChatChunk(
         "msg_bdrk_01",
-        "claude-3-5-sonnet-20240620",
+        None,
         [ChatChunkChoice(0, content, None, finish, None, role)],
         None,
         P,
@@ -222,7 +222,7 @@ ANTHROPIC = [
         Reply(json=_MESSAGE),
         ChatResponse(
             "msg_bdrk_01",
-            "claude-3-5-sonnet-20240620",
+            CLAUDE,
             [ChatChoice(0, "Hi there", [], "stop")],
             usage(8, 3),
             P,
@@ -244,7 +244,7 @@ ANTHROPIC = [
             _claude_chunk("Hi", role="assistant"),
             _claude_chunk(" there"),
             _claude_chunk(finish="stop"),
-            ChatChunk("msg_bdrk_01", "claude-3-5-sonnet-20240620", [], usage(8, 3), P),
+            ChatChunk("msg_bdrk_01", CLAUDE, [], usage(8, 3), P),
         ],
     ),
     case(
@@ -281,7 +281,7 @@ ANTHROPIC = [
         ),
         ChatResponse(
             "msg_bdrk_01",
-            "claude-3-5-sonnet-20240620",
+            CLAUDE,
             [
                 ChatChoice(
                     0, None, [ToolCall("toolu_1", "get_weather", '{"city": "Paris"}')], "tool_calls"
@@ -304,7 +304,7 @@ ANTHROPIC = [
         Reply(json=_MESSAGE),
         CompletionResponse(
             "msg_bdrk_01",
-            "claude-3-5-sonnet-20240620",
+            CLAUDE,
             [CompletionChoice(0, "Hi there", "stop")],
             usage(8, 3),
             P,
@@ -322,24 +322,22 @@ ANTHROPIC = [
         },
         frames(*_CLAUDE_EVENTS, prompt=8, output=3),
         [
-            CompletionChunk(
-                "msg_bdrk_01", "claude-3-5-sonnet-20240620", [CompletionChoice(0, "Hi")], None, P
-            ),
+            CompletionChunk("msg_bdrk_01", None, [CompletionChoice(0, "Hi")], None, P),
             CompletionChunk(
                 "msg_bdrk_01",
-                "claude-3-5-sonnet-20240620",
+                None,
                 [CompletionChoice(0, " there")],
                 None,
                 P,
             ),
             CompletionChunk(
                 "msg_bdrk_01",
-                "claude-3-5-sonnet-20240620",
+                None,
                 [CompletionChoice(0, "", "stop")],
                 None,
                 P,
             ),
-            CompletionChunk("msg_bdrk_01", "claude-3-5-sonnet-20240620", [], usage(8, 3), P),
+            CompletionChunk("msg_bdrk_01", CLAUDE, [], usage(8, 3), P),
         ],
     ),
     case(
