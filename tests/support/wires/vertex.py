@@ -205,7 +205,10 @@ class VertexWire:
         dims = (body.get("parameters") or {}).get("outputDimensionality")
         return {
             "model": model,
-            "input": [i.get("content") for i in instances],
+            # Real task types embed one text differently; so does the stub.
+            "input": [
+                f"{i.get('task_type', 'RETRIEVAL_QUERY')}: {i.get('content')}" for i in instances
+            ],
             **({"dimensions": dims} if dims else {}),
         }
 
