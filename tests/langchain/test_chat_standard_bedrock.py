@@ -1,0 +1,117 @@
+"""langchain-tests standard suites for ChatExternal on ``amazon-bedrock`` with
+``bedrock_provider: anthropic`` (Claude through the Bedrock runtime).
+
+The integration class replays cassettes recorded against the loopback stub's Bedrock wire
+(``tests/support/wires/bedrock.py``): SigV4-signed ``/model/{id}/invoke`` and
+``/invoke-with-response-stream`` requests, answered with Messages JSON or with binary
+event-stream frames. Recorded with
+``.venv/bin/python -m pytest tests/langchain/test_chat_standard_bedrock.py -m vcr
+--record-mode=rewrite -p no:randomly``; the signature headers are filtered out of the
+cassettes (see ``vcr_config`` in tests/conftest.py). This proves the request/response plumbing
+(signing, framing, the Anthropic translation), not model quality.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from extmodels_integrations.langchain import ChatExternal
+from tests.conftest import OPENAI_BASE
+
+BEDROCK_CLAUDE = {
+    "name": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "provider": "amazon-bedrock",
+    "task": "llm/v1/chat",
+    "amazon_bedrock_config": {
+        "aws_region": "us-east-1",
+        "bedrock_provider": "anthropic",
+        "aws_access_key_id_plaintext": "AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key_plaintext": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "bedrock_api_base": OPENAI_BASE,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def vcr_config(vcr_config: dict[str, Any]) -> dict[str, Any]:
+    """The shared config, plus stable ``tool_use`` ids: LangChain mints a random id per
+    few-shot tool call and the shared body matcher does not renumber Anthropic's
+    ``tool_use_id`` (which pairs a result with its call)."""
+    return {**vcr_config, "before_record_request": _stable_tool_use_ids}
+
+
+def _stable_tool_use_ids(request: Any) -> Any:
+    try:
+        body = json.loads(request.body) if request.body else None
+    except ValueError:
+        return request
+    ids: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        keys = ("tool_use_id", "id") if node.get("type") == "tool_use" else ("tool_use_id",)
+        return {
+            key: ids.setdefault(value, f"toolu_{len(ids)}") if key in keys else walk(value)
+            for key, value in node.items()
+        }
+
+    if isinstance(body, dict):
+        request.body = json.dumps(walk(body)).encode()
+    return request
+
+
+class _Capabilities:
+    """What Claude on Bedrock offers through ChatExternal, stated once for both suites."""
+
+    @property
+    def chat_model_class(self) -> type[ChatExternal]:
+        return ChatExternal
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"external_model": BEDROCK_CLAUDE}
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        # response_format json_object has no Anthropic equivalent and is refused.
+        return False
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
+
+
+class TestChatExternalBedrockAnthropicUnit(_Capabilities, ChatModelUnitTests):
+    @pytest.mark.xfail(
+        strict=True,
+        reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
+        "in langchain_core.load.mapping, so no third-party class can pass this step; the round "
+        "trip with allowed_objects=[ChatExternal] is tested in test_serialization.py",
+    )
+    def test_serdes(self, model: Any, snapshot: Any) -> None:
+        super().test_serdes(model, snapshot)
+
+
+@pytest.mark.vcr
+class TestChatExternalBedrockAnthropic(_Capabilities, ChatModelIntegrationTests):
+    """``amazon-bedrock`` / ``anthropic``, its base URL on the loopback stub."""
+
+    @property
+    def enable_vcr_tests(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "anthropic.claude-3-5-haiku-20241022-v1:0"
