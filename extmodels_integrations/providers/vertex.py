@@ -231,9 +231,13 @@ class _SchemaConverter:
         if options is not None:
             # oneOf ("exactly one") becomes anyOf: for generation the two ask the same.
             key = "anyOf" if "anyOf" in node else "oneOf"
-            if not isinstance(options, list) or not options:
-                raise self.refuse(f"{where}.{key}", f"{key} must be a non-empty list")
+            if "anyOf" in node and "oneOf" in node:
+                raise self.refuse(f"{where}.oneOf", "anyOf and oneOf together cannot be merged")
+            if not isinstance(options, list):
+                raise self.refuse(f"{where}.{key}", f"{key} must be a list")
             kept = [o for o in options if not (isinstance(o, Mapping) and o.get("type") == "null")]
+            if not kept:
+                raise self.refuse(f"{where}.{key}", f"{key} needs a non-null alternative")
             if len(kept) < len(options):
                 out["nullable"] = True
             converted = [self.convert(o, f"{where}.{key}[{i}]", refs) for i, o in enumerate(kept)]
@@ -425,9 +429,7 @@ def _result_part(message: Message, names: dict[str, str], where: str) -> dict[st
             f"message (tool_call_id {call_id!r} matches none), or carry the function name"
         )
     content = message.get("content")
-    text = (
-        content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
-    )
+    text = content if isinstance(content, str) else _text_of_parts(content or [])
     try:
         value = json.loads(text)
     except ValueError:
@@ -435,6 +437,11 @@ def _result_part(message: Message, names: dict[str, str], where: str) -> dict[st
     # functionResponse.response must be a JSON object: wrap anything else.
     response = value if isinstance(value, dict) else {"content": text}
     return {"functionResponse": {"name": name, "response": response}}
+
+
+def _text_of_parts(parts: list[Any]) -> str:
+    """The text of a list of content parts (strings or ``{"type": "text"}`` dicts)."""
+    return "".join(p if isinstance(p, str) else str(p.get("text") or "") for p in parts)
 
 
 def gemini_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

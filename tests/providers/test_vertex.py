@@ -94,7 +94,7 @@ def test_function_responses_are_named_after_the_call_they_answer() -> None:
             {"role": "user", "content": "Go."},
             _calls("get_time", "get_weather"),
             {"role": "tool", "tool_call_id": "id-get_weather", "content": '{"temp": 20}'},
-            {"role": "tool", "tool_call_id": "id-get_time", "content": "[1, 2]"},
+            {"role": "tool", "tool_call_id": "id-get_time", "content": ["[1, ", {"text": "2]"}]},
             {"role": "user", "content": "Thanks."},
         ]
     )
@@ -217,6 +217,8 @@ def test_schema_keywords_that_map_are_converted(schema: Any, converted: Any) -> 
             "p.properties.next.$ref",
         ),
         ({"type": "null"}, "p.type"),
+        ({"anyOf": [{"type": "null"}]}, "p.anyOf"),
+        ({"anyOf": [{"type": "string"}], "oneOf": [{"type": "integer"}]}, "p.oneOf"),
         (
             {"properties": {"deep": {"patternProperties": {}}}},
             "p.properties.deep.patternProperties",
