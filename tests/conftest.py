@@ -78,7 +78,7 @@ def _normalized_body(body: bytes | str | None) -> Any:
         if isinstance(node, dict):
             out = {}
             for key, value in node.items():
-                if key in ("tool_call_id", "id") and isinstance(value, str):
+                if key in ("tool_call_id", "tool_use_id", "id") and isinstance(value, str):
                     out[key] = ids.setdefault(value, f"id-{len(ids)}")
                 else:
                     out[key] = walk(value)

@@ -20,9 +20,20 @@ from extmodels_integrations._types import ChatChoice, ChatChunkChoice, Message, 
 __all__ = ["to_ai_message", "to_chunk_message", "to_unified_messages", "usage_metadata"]
 
 
+# LangChain v1 content blocks that duplicate ``tool_calls``; no provider takes them as content.
+_TOOL_CALL_BLOCKS = frozenset({"tool_call", "tool_call_chunk", "invalid_tool_call"})
+
+
 def to_unified_messages(messages: Sequence[BaseMessage]) -> list[Message]:
     """OpenAI-style message dicts (tool calls, tool results and content blocks included)."""
-    return cast("list[Message]", convert_to_openai_messages(list(messages)))
+    converted = cast("list[Message]", convert_to_openai_messages(list(messages)))
+    for message in converted:
+        content = message.get("content")
+        if message.get("role") == "assistant" and isinstance(content, list):
+            kept = [b for b in content if b.get("type") not in _TOOL_CALL_BLOCKS]
+            if len(kept) != len(content):
+                message["content"] = kept or None
+    return converted
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:

@@ -659,3 +659,20 @@ def test_plain_bad_request_is_not_a_context_overflow(server, make_chat) -> None:
 
     assert isinstance(error, ei.BadRequestError)
     assert not isinstance(error, ContextOverflowError)
+
+
+def test_v1_tool_call_content_blocks_are_not_sent_as_content() -> None:
+    from langchain_core.messages import AIMessage
+
+    from extmodels_integrations.langchain._convert import to_unified_messages
+
+    call = {"id": "c1", "name": "f", "args": {"a": 1}}
+    only_calls = AIMessage(content=[{"type": "tool_call", **call}], tool_calls=[call])
+    with_text = AIMessage(
+        content=[{"type": "text", "text": "Let me check."}, {"type": "tool_call", **call}],
+        tool_calls=[call],
+    )
+    first, second = to_unified_messages([only_calls, with_text])
+    assert first["content"] is None
+    assert second["content"] == [{"type": "text", "text": "Let me check."}]
+    assert first["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"a": 1}'}

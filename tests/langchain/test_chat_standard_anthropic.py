@@ -9,7 +9,6 @@ these prove the request/response plumbing through the Anthropic translation, not
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -28,41 +27,6 @@ ANTHROPIC_CHAT_MODEL = {
         "anthropic_api_base": OPENAI_BASE,
     },
 }
-
-
-@pytest.fixture(scope="module")
-def vcr_config(vcr_config: dict[str, Any]) -> dict[str, Any]:
-    """The shared config, plus stable tool-use ids in recorded and replayed bodies.
-
-    LangChain mints a random id per few-shot tool call; the shared body matcher renumbers
-    ``id`` / ``tool_call_id`` but not Anthropic's ``tool_use_id``, which pairs a result with
-    its call. (Adding ``tool_use_id`` to that matcher in tests/conftest.py makes this
-    fixture unnecessary.)
-    """
-    return {**vcr_config, "before_record_request": _stable_tool_use_ids}
-
-
-def _stable_tool_use_ids(request: Any) -> Any:
-    try:
-        body = json.loads(request.body) if request.body else None
-    except ValueError:
-        return request
-    ids: dict[str, str] = {}
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        pairing = ("tool_use_id", "id") if node.get("type") == "tool_use" else ("tool_use_id",)
-        return {
-            key: ids.setdefault(value, f"toolu_{len(ids)}") if key in pairing else walk(value)
-            for key, value in node.items()
-        }
-
-    if isinstance(body, dict):
-        request.body = json.dumps(walk(body)).encode()
-    return request
 
 
 class _Capabilities:

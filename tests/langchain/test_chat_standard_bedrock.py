@@ -13,7 +13,6 @@ cassettes (see ``vcr_config`` in tests/conftest.py). This proves the request/res
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -35,37 +34,6 @@ BEDROCK_CLAUDE = {
         "bedrock_api_base": OPENAI_BASE,
     },
 }
-
-
-@pytest.fixture(scope="module")
-def vcr_config(vcr_config: dict[str, Any]) -> dict[str, Any]:
-    """The shared config, plus stable ``tool_use`` ids: LangChain mints a random id per
-    few-shot tool call and the shared body matcher does not renumber Anthropic's
-    ``tool_use_id`` (which pairs a result with its call)."""
-    return {**vcr_config, "before_record_request": _stable_tool_use_ids}
-
-
-def _stable_tool_use_ids(request: Any) -> Any:
-    try:
-        body = json.loads(request.body) if request.body else None
-    except ValueError:
-        return request
-    ids: dict[str, str] = {}
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        keys = ("tool_use_id", "id") if node.get("type") == "tool_use" else ("tool_use_id",)
-        return {
-            key: ids.setdefault(value, f"toolu_{len(ids)}") if key in keys else walk(value)
-            for key, value in node.items()
-        }
-
-    if isinstance(body, dict):
-        request.body = json.dumps(walk(body)).encode()
-    return request
 
 
 class _Capabilities:
