@@ -37,6 +37,7 @@ __all__ = [
     "GOOGLE_TOKEN_URI",
     "ServiceAccountKey",
     "ServiceAccountTokenAuth",
+    "map_token_error",
     "parse_service_account_key",
 ]
 

@@ -66,6 +66,8 @@ from extmodels_integrations.providers._google_auth import (
 )
 
 __all__ = [
+    "ChatStreamParser",
+    "CompletionStreamParser",
     "VertexAdapter",
     "build",
     "embedding_batch_limit",
@@ -73,6 +75,8 @@ __all__ = [
     "gemini_schema",
     "gemini_tools",
     "map_error",
+    "parse_chat",
+    "parse_completion",
     "parse_usage",
     "tool_call_id",
     "vertex_base_url",
