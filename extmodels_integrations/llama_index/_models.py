@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["UNKNOWN", "ModelInfo", "lookup"]
 
@@ -103,6 +104,7 @@ _PATTERNS = [
 ]
 
 
+@lru_cache(maxsize=256)  # metadata is read on every call (LlamaIndex's event payloads)
 def lookup(name: str | None) -> ModelInfo:
     """The limits of the model family ``name`` belongs to, or :data:`UNKNOWN`."""
     if name:
