@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: quickstart test lint typecheck pytest record clean
+.PHONY: quickstart test lint typecheck pytest record bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo ">> creating $(VENV) and installing extmodels-integrations[test] (takes a minute)"
@@ -18,8 +18,8 @@ quickstart: $(VENV)/.installed
 test: lint typecheck pytest
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check extmodels_integrations tests examples
-	$(PY) -m ruff format --check extmodels_integrations tests examples
+	$(PY) -m ruff check extmodels_integrations tests examples benchmarks
+	$(PY) -m ruff format --check extmodels_integrations tests examples benchmarks
 
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
@@ -30,6 +30,11 @@ pytest: $(VENV)/.installed
 # Re-record every cassette against the loopback stub servers (see cassettes/*/README.md).
 record: $(VENV)/.installed
 	$(PY) -m pytest tests -m vcr --record-mode=rewrite
+
+# Benchmarks against raw httpx and the peers (installs them); writes benchmarks/RESULTS.md.
+bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -760,6 +760,8 @@ _WIRES: list[Wire] | None = None
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; SSE uses chunked transfer encoding
+    # Nagle + the client's delayed ACK otherwise add ~40 ms to every keep-alive response.
+    disable_nagle_algorithm = True
     timeout = 30  # safety net for idle keep-alive connections
     stub: OpenAIStubServer
 

@@ -1,0 +1,590 @@
+"""Side-by-side benchmarks: our classes versus raw httpx, the framework floors and the peers.
+
+    python benchmarks/run.py            # full run, writes benchmarks/RESULTS.md
+    python benchmarks/run.py --smoke    # one tiny round of every case (CI), writes nothing
+
+A loopback server (``_server.py``) runs in its own process and answers instantly, so what is
+measured is client-side cost. Each case is timed over several rounds and the median round is
+reported; ratios compare cases measured in the same run. Peers that are not installed are
+skipped and listed as such (``pip install -e ".[bench]"`` installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.util
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NamedTuple
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+KEY = "sk-bench-not-a-real-key"
+
+
+@dataclass
+class Settings:
+    rounds: int = 7
+    calls: int = 200  # per-call overhead: calls per round
+    streams: int = 20  # streams per round (200 chunks); 2,000-chunk rounds run a tenth
+    texts: int = 10_000
+    concurrent: int = 100
+    imports: int = 5
+
+    @classmethod
+    def smoke(cls) -> Settings:
+        return cls(rounds=1, calls=2, streams=1, texts=50, concurrent=5, imports=1)
+
+
+@dataclass
+class Row:
+    group: str
+    name: str
+    seconds: float | None  # median per unit (call, stream, chunk...) or total
+    unit: str
+    floor: str | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """The benchmark server in a child process."""
+
+    def __enter__(self) -> Server:
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "_server.py"), str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+        self.base = f"http://127.0.0.1:{self.port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def median_time(fn: Callable[[], Any], rounds: int, per: int) -> float:
+    """Median over ``rounds`` of the time ``fn`` takes, divided by ``per``."""
+    fn()  # warm-up: connections, lazy imports, caches
+    times = []
+    for _ in range(rounds):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) / per)
+    return statistics.median(times)
+
+
+def amedian_time(fn: Callable[[], Awaitable[Any]], rounds: int, per: int) -> float:
+    async def timed() -> float:
+        await fn()
+        times = []
+        for _ in range(rounds):
+            gc.collect()
+            start = time.perf_counter()
+            await fn()
+            times.append((time.perf_counter() - start) / per)
+        return statistics.median(times)
+
+    return LOOP.run_until_complete(timed())
+
+
+# One loop for every async case: async clients (ours and the peers') keep their connections
+# for the loop they were opened on, as in a long-running service.
+LOOP = asyncio.new_event_loop()
+
+
+# -- the contenders ----------------------------------------------------------------------------
+
+
+def openai_target(base: str, model: str = "gpt-4o-mini", task: str = "llm/v1/chat") -> dict:
+    return {
+        "external_model": {
+            "name": model,
+            "provider": "openai",
+            "task": task,
+            "openai_config": {"openai_api_key_plaintext": KEY, "openai_api_base": base + "/v1"},
+        }
+    }
+
+
+class Raw(NamedTuple):
+    """Raw httpx against the benchmark server: the floor of every case."""
+
+    call: Callable[..., str]
+    stream: Callable[[str], int]
+    acall: Callable[..., Awaitable[str]]
+    astream: Callable[[str], Awaitable[int]]
+
+
+def raw_httpx(base: str) -> Raw:
+    import httpx
+
+    url = base + "/v1/chat/completions"
+    headers = {"Authorization": "Bearer " + KEY}
+    client, aclient = httpx.Client(), None
+
+    def body(model: str, stream: bool) -> dict:
+        return {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+
+    def call(model: str = "gpt-4o-mini") -> str:
+        data = client.post(url, json=body(model, False), headers=headers).json()
+        return data["choices"][0]["message"]["content"]
+
+    def stream(model: str) -> int:
+        n = 0
+        with client.stream("POST", url, json=body(model, True), headers=headers) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    n += bool(json.loads(line[6:])["choices"])
+        return n
+
+    async def acall(model: str = "gpt-4o-mini") -> str:
+        nonlocal aclient
+        aclient = aclient or httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
+        r = await aclient.post(url, json=body(model, False), headers=headers)
+        return r.json()["choices"][0]["message"]["content"]
+
+    async def astream(model: str) -> int:
+        nonlocal aclient
+        aclient = aclient or httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
+        n = 0
+        async with aclient.stream("POST", url, json=body(model, True), headers=headers) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    n += bool(json.loads(line[6:])["choices"])
+        return n
+
+    return Raw(call, stream, acall, astream)
+
+
+def lc_floor():
+    """A do-nothing LangChain chat model: the framework's own cost per invoke / per chunk."""
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+    class Floor(BaseChatModel):
+        chunks: int = 200
+
+        @property
+        def _llm_type(self) -> str:
+            return "floor"
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content="hi"))])
+
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+            for _ in range(self.chunks):
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=" word"))
+                if run_manager:
+                    run_manager.on_llm_new_token(" word", chunk=chunk)
+                yield chunk
+
+    return Floor
+
+
+def run_langchain(base: str, s: Settings, raw, rows: list[Row]) -> None:
+    from extmodels_integrations.langchain import ChatExternal
+
+    floor_cls = lc_floor()
+    contenders: dict[str, Any] = {"ChatExternal (ours)": ChatExternal(**openai_target(base))}
+    if _has("langchain_openai"):
+        from langchain_openai import ChatOpenAI
+
+        contenders["ChatOpenAI"] = ChatOpenAI(
+            model="gpt-4o-mini", base_url=base + "/v1", api_key=KEY, stream_usage=True
+        )
+    raw_call = median_time(raw.call, s.rounds, 1)
+    floor = median_time(lambda: floor_cls().invoke("hi"), s.rounds, 1)
+    rows.append(Row("invoke (sync)", "raw httpx", raw_call, "per call"))
+    rows.append(Row("invoke (sync)", "LangChain floor", raw_call + floor, "per call"))
+    raw_acall = amedian_time(raw.acall, s.rounds, 1)
+    rows.append(Row("ainvoke", "raw httpx", raw_acall, "per call"))
+    rows.append(Row("ainvoke", "LangChain floor", raw_acall + floor, "per call"))
+    for name, model in contenders.items():
+        per = median_time(
+            lambda m=model: [m.invoke("hi") for _ in range(s.calls)], s.rounds, s.calls
+        )
+        rows.append(Row("invoke (sync)", name, per, "per call", floor="LangChain floor"))
+
+        async def many(m=model) -> None:
+            for _ in range(s.calls):
+                await m.ainvoke("hi")
+
+        rows.append(
+            Row(
+                "ainvoke",
+                name,
+                amedian_time(many, s.rounds, s.calls),
+                "per call",
+                "LangChain floor",
+            )
+        )
+    for chunks in (200, 2000):
+        lc_streams(chunks, contenders, raw, floor_cls(chunks=chunks), s, rows)
+    for name, model in contenders.items():
+        m = _with_model(name, model, "mb-1")
+        rows.append(
+            Row("peak memory, 1 MB streamed", name, _peak(lambda m=m: list(m.stream("hi"))), "MiB")
+        )
+
+        async def burst(m=model) -> None:
+            await asyncio.gather(*(m.ainvoke("hi") for _ in range(s.concurrent)))
+
+        rows.append(
+            Row(
+                f"{s.concurrent} concurrent ainvoke",
+                name,
+                amedian_time(burst, s.rounds, 1),
+                "total",
+            )
+        )
+
+
+def _with_model(name: str, model: Any, model_name: str) -> Any:
+    if name.startswith("ChatExternal"):
+        return model.bind(model=model_name)
+    return model.model_copy(update={"model_name": model_name})
+
+
+def _drain(model: Any, n: int) -> None:
+    for _ in range(n):
+        for _chunk in model.stream("hi"):
+            pass
+
+
+async def _adrain_model(model: Any, n: int) -> None:
+    for _ in range(n):
+        async for _chunk in model.astream("hi"):
+            pass
+
+
+def lc_streams(chunks: int, contenders: dict, raw, floor: Any, s: Settings, rows: list) -> None:
+    """Sync and async streams of ``chunks`` chunks: raw httpx, floor, contenders."""
+    n = max(1, s.streams // (chunks // 200))
+    model_name, per = f"chunks-{chunks}", n * chunks
+    group, agroup = f"stream {chunks} chunks (sync)", f"astream {chunks} chunks"
+    raw_s = median_time(lambda: [raw.stream(model_name) for _ in range(n)], s.rounds, per)
+    floor_s = median_time(lambda: _drain(floor, n), s.rounds, per)
+    araw = amedian_time(lambda: _adrain(raw.astream, model_name, n), s.rounds, per)
+    afloor = amedian_time(lambda: _adrain_model(floor, n), s.rounds, per)
+    rows.append(Row(group, "raw httpx", raw_s, "per chunk"))
+    rows.append(Row(group, "LangChain floor", raw_s + floor_s, "per chunk"))
+    rows.append(Row(agroup, "raw httpx", araw, "per chunk"))
+    rows.append(Row(agroup, "LangChain floor", araw + afloor, "per chunk"))
+    for name, model in contenders.items():
+        m = _with_model(name, model, model_name)
+        sync = median_time(lambda m=m: _drain(m, n), s.rounds, per)
+        rows.append(Row(group, name, sync, "per chunk", floor="LangChain floor"))
+        asyn = amedian_time(lambda m=m: _adrain_model(m, n), s.rounds, per)
+        rows.append(Row(agroup, name, asyn, "per chunk", floor="LangChain floor"))
+
+
+async def _adrain(astream, model: str, n: int) -> None:
+    for _ in range(n):
+        await astream(model)
+
+
+def _peak(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def run_embeddings(base: str, s: Settings, rows: list[Row]) -> None:
+    from extmodels_integrations.langchain import ExternalEmbeddings
+
+    texts = [f"document number {i} about nothing in particular" for i in range(s.texts)]
+    group = f"embed {s.texts} texts"
+    contenders: dict[str, Any] = {
+        "ExternalEmbeddings (ours)": ExternalEmbeddings(
+            **openai_target(base, "text-embedding-3-small", "llm/v1/embeddings")
+        )
+    }
+    if _has("langchain_openai"):
+        from langchain_openai import OpenAIEmbeddings
+
+        contenders["OpenAIEmbeddings"] = OpenAIEmbeddings(
+            model="text-embedding-3-small",
+            base_url=base + "/v1",
+            api_key=KEY,
+            check_embedding_ctx_length=False,
+        )
+    if _has("llama_index.embeddings.openai"):
+        from llama_index.embeddings.openai import OpenAIEmbedding
+
+        li = OpenAIEmbedding(model="text-embedding-3-small", api_base=base + "/v1", api_key=KEY)
+        contenders["LlamaIndex OpenAIEmbedding"] = _LlamaEmbed(li)
+    for name, model in contenders.items():
+        rounds = max(1, s.rounds // 2)
+        rows.append(
+            Row(
+                group + " (sync)",
+                name,
+                median_time(lambda m=model: m.embed_documents(texts), rounds, 1),
+                "total",
+            )
+        )
+        rows.append(
+            Row(
+                group + " (async)",
+                name,
+                amedian_time(lambda m=model: m.aembed_documents(texts), rounds, 1),
+                "total",
+            )
+        )
+
+
+class _LlamaEmbed:
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        return self.model.get_text_embedding_batch(texts)
+
+    async def aembed_documents(self, texts: list[str]) -> Any:
+        return await self.model.aget_text_embedding_batch(texts)
+
+
+def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    messages = [ChatMessage(role="user", content="hi")]
+    contenders: dict[str, Callable[[str], Any]] = {}
+    if _has("extmodels_integrations.llama_index"):
+        from extmodels_integrations.llama_index import ChatExternal as LIChatExternal
+
+        contenders["LlamaIndex ChatExternal (ours)"] = lambda model: LIChatExternal(
+            **openai_target(base, model)
+        )
+    if _has("llama_index.llms.openai_like"):
+        from llama_index.llms.openai_like import OpenAILike
+
+        contenders["OpenAILike"] = lambda model: OpenAILike(
+            model=model, api_base=base + "/v1", api_key=KEY, is_chat_model=True
+        )
+    for name, make in contenders.items():
+        llm = make("gpt-4o-mini")
+        per = median_time(
+            lambda llm=llm: [llm.chat(messages) for _ in range(s.calls)], s.rounds, s.calls
+        )
+        rows.append(Row("LlamaIndex chat (sync)", name, per, "per call", floor="raw httpx"))
+        llm = make("chunks-200")
+        per = median_time(
+            lambda llm=llm: [list(llm.stream_chat(messages)) for _ in range(s.streams)],
+            s.rounds,
+            s.streams * 200,
+        )
+        rows.append(
+            Row("LlamaIndex stream 200 chunks (sync)", name, per, "per chunk", floor="raw httpx")
+        )
+    if contenders:
+        rows.append(
+            Row(
+                "LlamaIndex chat (sync)",
+                "raw httpx",
+                median_time(raw.call, s.rounds, 1),
+                "per call",
+            )
+        )
+        rows.append(
+            Row(
+                "LlamaIndex stream 200 chunks (sync)",
+                "raw httpx",
+                median_time(lambda: raw.stream("chunks-200"), s.rounds, 200),
+                "per chunk",
+            )
+        )
+
+
+IMPORTS = {
+    "extmodels_integrations": "extmodels_integrations",
+    "extmodels_integrations.langchain": "extmodels_integrations.langchain",
+    "extmodels_integrations.llama_index": "extmodels_integrations.llama_index",
+    "langchain_openai": "langchain_openai",
+    "llama_index.llms.openai_like": "llama_index.llms.openai_like",
+}
+
+
+def run_imports(s: Settings, rows: list[Row]) -> None:
+    code = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
+    for name, module in IMPORTS.items():
+        if not _has(module):
+            rows.append(Row("import time", name, None, "s", note="not installed"))
+            continue
+        times = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code.format(m=module)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            for _ in range(s.imports)
+        ]
+        rows.append(Row("import time", name, statistics.median(times), "s"))
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def _fmt(seconds: float | None, unit: str) -> str:
+    if seconds is None:
+        return "—"
+    if unit == "MiB":
+        return f"{seconds:.1f} MiB"
+    if seconds >= 0.1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-4:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| case | contender | median | vs floor | vs ours |", "|---|---|---|---|---|"]
+    by_group: dict[str, list[Row]] = {}
+    for row in rows:
+        by_group.setdefault(row.group, []).append(row)
+    for group, members in by_group.items():
+        named = {r.name: r for r in members}
+        ours = next((r for r in members if "(ours)" in r.name), None)
+        for r in members:
+            floor = named.get(r.floor) if r.floor else None
+            vs_floor = (
+                f"{r.seconds / floor.seconds:.2f}x" if floor and floor.seconds and r.seconds else ""
+            )
+            vs_ours = (
+                f"{r.seconds / ours.seconds:.2f}x"
+                if ours and ours.seconds and r.seconds and r is not ours and "(ours)" not in r.name
+                else ""
+            )
+            value = _fmt(r.seconds, r.unit) + (f" {r.unit}" if r.unit not in ("MiB", "s") else "")
+            name = r.name + (f" — {r.note}" if r.note else "")
+            lines.append(f"| {group} | {name} | {value} | {vs_floor} | {vs_ours} |")
+    return "\n".join(lines)
+
+
+def header() -> str:
+    versions = ", ".join(
+        f"{d} {_version(d)}"
+        for d in (
+            "extmodels-integrations",
+            "httpx",
+            "langchain-core",
+            "langchain-openai",
+            "llama-index-core",
+            "llama-index-llms-openai-like",
+            "llama-index-embeddings-openai",
+            "openai",
+        )
+    )
+    machine = f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    return f"Machine: {machine}\n\nVersions: {versions}\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="one tiny round of every case")
+    parser.add_argument("--output", type=Path, default=None, help="where to write the results")
+    args = parser.parse_args()
+    s = Settings.smoke() if args.smoke else Settings()
+    rows: list[Row] = []
+    with Server() as server:
+        raw = raw_httpx(server.base)
+        run_core(server.base, s, raw, rows)
+        if _has("langchain_core"):
+            run_langchain(server.base, s, raw, rows)
+            run_embeddings(server.base, s, rows)
+        if _has("llama_index.core"):
+            run_llama_index(server.base, s, raw, rows)
+    run_imports(s, rows)
+    report = "# Benchmark results\n\n" + header() + "\n" + table(rows) + "\n"
+    print(report)
+    output = args.output or (None if args.smoke else HERE / "RESULTS.md")
+    if output is not None:
+        output.write_text(report, encoding="utf-8")
+    return 0
+
+
+def run_core(base: str, s: Settings, raw, rows: list[Row]) -> None:
+    """The framework-free client against raw httpx (its floor)."""
+    from extmodels_integrations import ChatRequest, ExternalClient
+
+    client = ExternalClient(**openai_target(base))
+
+    def request(model: str | None = None) -> ChatRequest:
+        return ChatRequest(messages=[{"role": "user", "content": "hi"}], model=model)
+
+    raw_call = median_time(lambda: [raw.call() for _ in range(s.calls)], s.rounds, s.calls)
+    rows.append(Row("core chat (sync)", "raw httpx", raw_call, "per call"))
+    per = median_time(lambda: [client.chat(request()) for _ in range(s.calls)], s.rounds, s.calls)
+    rows.append(
+        Row("core chat (sync)", "ExternalClient (ours)", per, "per call", floor="raw httpx")
+    )
+    n = s.streams
+    raw_s = median_time(lambda: [raw.stream("chunks-200") for _ in range(n)], s.rounds, n * 200)
+    rows.append(Row("core stream 200 chunks (sync)", "raw httpx", raw_s, "per chunk"))
+
+    def ours_stream() -> None:
+        for _ in range(n):
+            for _chunk in client.stream_chat(request("chunks-200")):
+                pass
+
+    rows.append(
+        Row(
+            "core stream 200 chunks (sync)",
+            "ExternalClient (ours)",
+            median_time(ours_stream, s.rounds, n * 200),
+            "per chunk",
+            floor="raw httpx",
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
