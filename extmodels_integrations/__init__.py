@@ -28,9 +28,6 @@ from extmodels_integrations._exceptions import (
     UnsupportedParameterError,
 )
 from extmodels_integrations._routing import (
-    RoutedChatChunk,
-    RoutedCompletionChunk,
-    RoutedEmbeddingsResponse,
     routing_metadata,
 )
 from extmodels_integrations._secrets import SecretReference, SecretResolver
@@ -80,9 +77,6 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
-    "RoutedChatChunk",
-    "RoutedCompletionChunk",
-    "RoutedEmbeddingsResponse",
     "SecretReference",
     "SecretResolver",
     "ServedEntity",

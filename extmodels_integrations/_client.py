@@ -9,6 +9,7 @@ async paths; only the few lines that wait on I/O differ.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -36,6 +37,7 @@ from extmodels_integrations._types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    CompletionChoice,
     CompletionChunk,
     CompletionRequest,
     CompletionResponse,
@@ -355,9 +357,13 @@ class ExternalClient:
         if self.router is not None:
             return self.router.call(lambda c: c.complete(request))
         adapter = self._adapter()
+        parts = [self._complete_one(adapter, r) for r in _by_prompts(request, adapter)]
+        return _named(_merged(parts, request.n or 1), request.model or adapter.model)
+
+    def _complete_one(self, adapter: Adapter, request: CompletionRequest) -> CompletionResponse:
         http = self._prepare(adapter, adapter.completion_request(request, stream=False))
         data, headers = self.transport.send_json(http, adapter.error)
-        return _named(adapter.parse_completion(data, headers), request.model or adapter.model)
+        return adapter.parse_completion(data, headers)
 
     async def acomplete(
         self, request: CompletionRequest | None = None, **fields: Any
@@ -368,9 +374,16 @@ class ExternalClient:
         if self.router is not None:
             return await self.router.acall(lambda c: c.acomplete(request))
         adapter = await self._aadapter()
-        http = await self._aprepare(adapter, adapter.completion_request(request, stream=False))
-        data, headers = await self.transport.asend_json(http, adapter.error)
-        return _named(adapter.parse_completion(data, headers), request.model or adapter.model)
+        gate = asyncio.Semaphore(self.max_concurrency)
+
+        async def one(part: CompletionRequest) -> CompletionResponse:
+            async with gate:
+                http = await self._aprepare(adapter, adapter.completion_request(part, stream=False))
+                data, headers = await self.transport.asend_json(http, adapter.error)
+            return adapter.parse_completion(data, headers)
+
+        parts = await asyncio.gather(*(one(r) for r in _by_prompts(request, adapter)))
+        return _named(_merged(list(parts), request.n or 1), request.model or adapter.model)
 
     def stream_complete(
         self, request: CompletionRequest | None = None, **fields: Any
@@ -382,6 +395,7 @@ class ExternalClient:
             yield from self.router.stream(lambda c: c.stream_complete(request))
             return
         adapter = self._adapter()
+        _one_stream(request, adapter)
         http = self._prepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
         for chunk in self.transport.stream(http, adapter.error, adapter.completion_stream):
@@ -402,6 +416,7 @@ class ExternalClient:
                 yield routed
             return
         adapter = await self._aadapter()
+        _one_stream(request, adapter)
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
         async for chunk in self.transport.astream(http, adapter.error, adapter.completion_stream):
@@ -574,6 +589,45 @@ def _named(response: _N, model: str) -> _N:
     if not response.model:
         response.model = model
     return response
+
+
+def _by_prompts(request: CompletionRequest, adapter: Adapter) -> list[CompletionRequest]:
+    """``request`` split into requests the target takes (``adapter.prompts_per_request``)."""
+    limit = adapter.prompts_per_request
+    prompts = request.prompt
+    if isinstance(prompts, str) or limit is None or len(prompts) <= limit:
+        return [request]
+    return [
+        dataclasses.replace(request, prompt=prompts[i : i + limit] if limit > 1 else prompts[i])
+        for i in range(0, len(prompts), limit)
+    ]
+
+
+def _one_stream(request: CompletionRequest, adapter: Adapter) -> None:
+    limit = adapter.prompts_per_request
+    if limit is not None and not isinstance(request.prompt, str) and len(request.prompt) > limit:
+        raise ConfigurationError(
+            f"provider '{adapter.provider}' streams {limit} prompt(s) per request, got "
+            f"{len(request.prompt)}; stream the prompts one at a time"
+        )
+
+
+def _merged(parts: list[CompletionResponse], n: int) -> CompletionResponse:
+    """One response from the responses to consecutive prompt groups: choice indexes follow
+    OpenAI's ``prompt_index * n + j`` over all prompts, usage is summed."""
+    if len(parts) == 1:
+        return parts[0]
+    choices: list[CompletionChoice] = []
+    usage = Usage()
+    for part in parts:
+        offset = len(choices)
+        choices += [dataclasses.replace(c, index=offset + c.index) for c in part.choices]
+        if part.usage is not None:
+            usage.prompt_tokens += part.usage.prompt_tokens
+            usage.completion_tokens += part.usage.completion_tokens
+            usage.total_tokens += part.usage.completed().total_tokens
+    first = parts[0]
+    return CompletionResponse(first.id, first.model, choices, usage, first.provider)
 
 
 def _texts(texts: list[str]) -> list[str]:

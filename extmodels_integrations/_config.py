@@ -92,6 +92,28 @@ PROVIDER_TASKS: Mapping[Provider, tuple[Task, ...]] = MappingProxyType(
 )
 """The tasks each provider offers."""
 
+BEDROCK_PROVIDER_TASKS: Mapping[str, tuple[Task, ...]] = MappingProxyType(
+    {"anthropic": _TEXT, "cohere": _ALL, "ai21labs": _TEXT, "amazon": _ALL}
+)
+"""The tasks each ``amazon-bedrock`` ``bedrock_provider`` offers (Titan and Cohere embed)."""
+
+
+def _bedrock_task_issues(provider: str, task: Any, block: Any) -> list[tuple[str, str]]:
+    if provider != "amazon-bedrock" or task not in TASKS:
+        return []
+    sub = block.get("bedrock_provider") if isinstance(block, Mapping) else None
+    offered = BEDROCK_PROVIDER_TASKS.get(sub) if isinstance(sub, str) else None
+    if offered is None or task in offered:
+        return []
+    return [
+        (
+            "task",
+            f"bedrock_provider {sub!r} does not offer {task!r} on amazon-bedrock; it offers "
+            f"{', '.join(offered)}: use bedrock_provider cohere or amazon for embeddings",
+        )
+    ]
+
+
 CONFIG_KEYS: Mapping[Provider, str] = MappingProxyType(
     {
         "openai": "openai_config",
@@ -471,8 +493,12 @@ class GoogleCloudVertexAiConfig(_ProviderConfig):
 
     @property
     def base_url(self) -> str:
-        """``vertex_api_base``, else ``https://<region>-aiplatform.googleapis.com``."""
-        return self.vertex_api_base or f"https://{self.region}-aiplatform.googleapis.com"
+        """``vertex_api_base``, else ``https://<region>-aiplatform.googleapis.com`` (the global
+        location has no region prefix)."""
+        if self.vertex_api_base:
+            return self.vertex_api_base
+        prefix = "" if self.region == "global" else f"{self.region}-"
+        return f"https://{prefix}aiplatform.googleapis.com"
 
 
 class DatabricksModelServingConfig(_ProviderConfig):
@@ -561,6 +587,7 @@ class ExternalModel(BaseModel):
                 )
             )
         key = CONFIG_KEYS[provider]
+        issues += _bedrock_task_issues(provider, task, data.get(key))
         if data.get(key) is None:
             issues.append((key, f"required for provider {provider!r}: add a {key} block"))
         issues += [

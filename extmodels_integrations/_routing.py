@@ -23,7 +23,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from ._endpoint_config import EndpointConfig, RateLimit
@@ -33,9 +33,6 @@ from ._types import ChatChunk, ChatResponse, CompletionChunk, CompletionResponse
 __all__ = [
     "RateLimitBehavior",
     "RateLimiter",
-    "RoutedChatChunk",
-    "RoutedCompletionChunk",
-    "RoutedEmbeddingsResponse",
     "Router",
     "TrafficSplit",
     "rate_limiter",
@@ -52,27 +49,6 @@ R = TypeVar("R")
 # -- results that say who answered -----------------------------------------------------------
 
 
-@dataclass(slots=True)
-class RoutedChatChunk(ChatChunk):
-    """A :class:`ChatChunk` from an endpoint config, with the routing ``metadata``."""
-
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class RoutedCompletionChunk(CompletionChunk):
-    """A :class:`CompletionChunk` from an endpoint config, with the routing ``metadata``."""
-
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class RoutedEmbeddingsResponse(EmbeddingsResponse):
-    """An :class:`EmbeddingsResponse` from an endpoint config, with the routing ``metadata``."""
-
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
 def routing_metadata(result: object) -> dict[str, Any]:
     """The routing part of a result's ``metadata`` (empty when it did not come through a
     :class:`Router`)."""
@@ -83,19 +59,12 @@ def routing_metadata(result: object) -> dict[str, Any]:
 
 
 def _tagged(result: Any, info: dict[str, Any]) -> Any:
-    if isinstance(result, (ChatResponse, CompletionResponse)):
-        result.metadata.update(info)
-        return result
-    if isinstance(result, ChatChunk):
-        c = result
-        return RoutedChatChunk(c.id, c.model, c.choices, c.usage, c.provider, dict(info))
-    if isinstance(result, CompletionChunk):
-        k = result
-        return RoutedCompletionChunk(k.id, k.model, k.choices, k.usage, k.provider, dict(info))
-    if isinstance(result, EmbeddingsResponse):
-        e = result
-        return RoutedEmbeddingsResponse(e.embeddings, e.model, e.usage, e.provider, dict(info))
-    raise TypeError(f"cannot tag {type(result).__name__} with routing metadata")
+    if not isinstance(
+        result, (ChatResponse, CompletionResponse, ChatChunk, CompletionChunk, EmbeddingsResponse)
+    ):
+        raise TypeError(f"cannot tag {type(result).__name__} with routing metadata")
+    result.metadata.update(info)
+    return result
 
 
 # -- traffic split ---------------------------------------------------------------------------

@@ -255,6 +255,7 @@ class ChatChunk:
     choices: list[ChatChunkChoice]
     usage: Usage | None = None
     provider: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -287,6 +288,7 @@ class CompletionChunk:
     choices: list[CompletionChoice]
     usage: Usage | None = None
     provider: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -297,3 +299,4 @@ class EmbeddingsResponse:
     model: str | None = None
     usage: Usage | None = None
     provider: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)

@@ -367,6 +367,15 @@ def test_defaults() -> None:
     assert ai21labs.base_url == "https://api.ai21.com/studio/v1"
 
 
+def test_vertex_default_base_is_regional_and_global_has_no_prefix() -> None:
+    vertex = MINIMAL["google-cloud-vertex-ai"]["google_cloud_vertex_ai_config"]
+    regional = parse_external_model(block("google-cloud-vertex-ai", **vertex)).provider_config
+    assert regional.base_url == "https://us-central1-aiplatform.googleapis.com"
+    worldwide = block("google-cloud-vertex-ai", **{**vertex, "region": "global"})
+    cfg = parse_external_model(worldwide).provider_config
+    assert cfg.base_url == "https://aiplatform.googleapis.com"
+
+
 def test_base_override_trailing_slash_is_dropped() -> None:
     cfg = parse_external_model(
         block(openai_api_key="{{secrets/s/k}}", openai_api_base="http://127.0.0.1:8000/v1/")
@@ -433,3 +442,23 @@ def test_models_are_frozen() -> None:
     with pytest.raises(ValidationError):
         model.name = "other"
     assert parse_external_model(model) is model
+
+
+@pytest.mark.parametrize("sub", ["anthropic", "ai21labs"])
+def test_bedrock_sub_provider_without_embeddings_is_refused_at_config_time(sub: str) -> None:
+    data = block(
+        "amazon-bedrock", "llm/v1/embeddings", aws_region="us-east-1", bedrock_provider=sub
+    )
+    message = error_of(data)
+    assert f"external_model.task: bedrock_provider '{sub}' does not offer 'llm/v1/embeddings'" in (
+        message
+    )
+    assert "use bedrock_provider cohere or amazon for embeddings" in message
+
+
+@pytest.mark.parametrize("sub", ["cohere", "amazon"])
+def test_bedrock_sub_providers_with_embeddings_are_accepted(sub: str) -> None:
+    data = block(
+        "amazon-bedrock", "llm/v1/embeddings", aws_region="us-east-1", bedrock_provider=sub
+    )
+    assert parse_external_model(data).task == "llm/v1/embeddings"

@@ -165,6 +165,9 @@ class Adapter:
     provider: str = ""
     #: Most inputs one embeddings request may carry for this target.
     embedding_batch_size: int = 2048
+    #: Most prompts one completions request may carry (``None``: any number). The client
+    #: splits longer prompt lists, so batching callers work on every provider.
+    prompts_per_request: int | None = 1
 
     def __init__(self, *, model: str, task: Task | None, auth: Auth) -> None:
         self.model = model

@@ -356,6 +356,7 @@ class OpenAIFormatAdapter(Adapter):
     a request goes (:meth:`_request`) and may adjust the chat body (:meth:`_chat_body`)."""
 
     stream_usage: bool = True
+    prompts_per_request = None  # the OpenAI schema takes a list of prompts
 
     def _request(self, path: str, body: dict[str, Any], model: str | None) -> HttpRequest:
         """The request for ``path`` (``chat/completions``, ``completions``, ``embeddings``)."""

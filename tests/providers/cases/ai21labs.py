@@ -447,14 +447,6 @@ COMPLETION_CASES = [
         credentials=CREDENTIALS,
     ),
     Case(
-        id="ai21labs-completions-plain-prompt-list-refused",
-        target=COMPLETIONS,
-        call="complete",
-        request=CompletionRequest(prompt=["a", "b"]),
-        exchanges=(),
-        expected=Raises(UnsupportedParameterError, r"'prompt'.*one prompt per call"),
-    ),
-    Case(
         id="ai21labs-completions-plain-logit-bias-refused",
         target=COMPLETIONS,
         call="complete",

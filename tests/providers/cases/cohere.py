@@ -666,12 +666,27 @@ COMPLETION_CASES = [
         credentials=CREDENTIALS,
     ),
     Case(
-        id="cohere-completions-plain-prompt-list-refused",
+        # Cohere answers one prompt per request: the client sends one request per prompt and
+        # merges the answers, numbering choices as OpenAI does.
+        id="cohere-completions-plain-prompt-list-split",
         target=COMPLETIONS,
         call="complete",
         request=CompletionRequest(prompt=["a", "b"]),
-        exchanges=(),
-        expected=Raises(UnsupportedParameterError, r"'prompt'.*batch_size=1"),
+        exchanges=tuple(
+            chat_exchange(
+                {"model": CHAT_MODEL, "messages": [{"role": "user", "content": prompt}]},
+                Reply(json=reply(prompt.upper())),
+            )
+            for prompt in ("a", "b")
+        ),
+        expected=CompletionResponse(
+            "resp-1",
+            CHAT_MODEL,
+            [CompletionChoice(0, "A", "stop"), CompletionChoice(1, "B", "stop")],
+            Usage(prompt_tokens=142, completion_tokens=6, total_tokens=148),
+            "cohere",
+        ),
+        credentials=CREDENTIALS,
     ),
 ]
 
