@@ -212,11 +212,19 @@ def lc_floor():
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content="hi"))])
 
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+            return self._generate(messages)
+
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-            for _ in range(self.chunks):
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=" word"))
-                if run_manager:
-                    run_manager.on_llm_new_token(" word", chunk=chunk)
+            # Fresh objects per stream, prebuilt before timing matters: LangChain mutates
+            # chunks as it merges them. on_llm_new_token is called by BaseChatModel itself.
+            yield from [
+                ChatGenerationChunk(message=AIMessageChunk(content=" word"))
+                for _ in range(self.chunks)
+            ]
+
+        async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
+            for chunk in self._stream(messages):
                 yield chunk
 
     return Floor
@@ -233,13 +241,19 @@ def run_langchain(base: str, s: Settings, raw, rows: list[Row]) -> None:
         contenders["ChatOpenAI"] = ChatOpenAI(
             model="gpt-4o-mini", base_url=base + "/v1", api_key=KEY, stream_usage=True
         )
-    raw_call = median_time(raw.call, s.rounds, 1)
-    floor = median_time(lambda: floor_cls().invoke("hi"), s.rounds, 1)
+    floor_model = floor_cls()
+    raw_call = median_time(lambda: [raw.call() for _ in range(s.calls)], s.rounds, s.calls)
+    floor = median_time(
+        lambda: [floor_model.invoke("hi") for _ in range(s.calls)], s.rounds, s.calls
+    )
     rows.append(Row("invoke (sync)", "raw httpx", raw_call, "per call"))
     rows.append(Row("invoke (sync)", "LangChain floor", raw_call + floor, "per call"))
-    raw_acall = amedian_time(raw.acall, s.rounds, 1)
+    raw_acall = amedian_time(lambda: _arepeat(raw.acall, s.calls), s.rounds, s.calls)
+    afloor = amedian_time(
+        lambda: _arepeat(lambda: floor_model.ainvoke("hi"), s.calls), s.rounds, s.calls
+    )
     rows.append(Row("ainvoke", "raw httpx", raw_acall, "per call"))
-    rows.append(Row("ainvoke", "LangChain floor", raw_acall + floor, "per call"))
+    rows.append(Row("ainvoke", "LangChain floor", raw_acall + afloor, "per call"))
     for name, model in contenders.items():
         per = median_time(
             lambda m=model: [m.invoke("hi") for _ in range(s.calls)], s.rounds, s.calls
@@ -317,6 +331,11 @@ def lc_streams(chunks: int, contenders: dict, raw, floor: Any, s: Settings, rows
         rows.append(Row(group, name, sync, "per chunk", floor="LangChain floor"))
         asyn = amedian_time(lambda m=m: _adrain_model(m, n), s.rounds, per)
         rows.append(Row(agroup, name, asyn, "per chunk", floor="LangChain floor"))
+
+
+async def _arepeat(call: Callable[[], Awaitable[Any]], n: int) -> None:
+    for _ in range(n):
+        await call()
 
 
 async def _adrain(astream, model: str, n: int) -> None:
@@ -410,7 +429,7 @@ def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
         per = median_time(
             lambda llm=llm: [llm.chat(messages) for _ in range(s.calls)], s.rounds, s.calls
         )
-        rows.append(Row("LlamaIndex chat (sync)", name, per, "per call", floor="raw httpx"))
+        rows.append(Row("LlamaIndex chat (sync)", name, per, "per call", floor="LlamaIndex floor"))
         llm = make("chunks-200")
         per = median_time(
             lambda llm=llm: [list(llm.stream_chat(messages)) for _ in range(s.streams)],
@@ -418,25 +437,85 @@ def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
             s.streams * 200,
         )
         rows.append(
-            Row("LlamaIndex stream 200 chunks (sync)", name, per, "per chunk", floor="raw httpx")
-        )
-    if contenders:
-        rows.append(
-            Row(
-                "LlamaIndex chat (sync)",
-                "raw httpx",
-                median_time(raw.call, s.rounds, 1),
-                "per call",
-            )
-        )
-        rows.append(
             Row(
                 "LlamaIndex stream 200 chunks (sync)",
-                "raw httpx",
-                median_time(lambda: raw.stream("chunks-200"), s.rounds, 200),
+                name,
+                per,
                 "per chunk",
+                floor="LlamaIndex floor",
             )
         )
+    if not contenders:
+        return
+    floor = li_floor()
+    raw_call = median_time(lambda: [raw.call() for _ in range(s.calls)], s.rounds, s.calls)
+    floor_call = median_time(
+        lambda: [floor.chat(messages) for _ in range(s.calls)], s.rounds, s.calls
+    )
+    raw_chunk = median_time(
+        lambda: [raw.stream("chunks-200") for _ in range(s.streams)], s.rounds, s.streams * 200
+    )
+    floor_chunk = median_time(
+        lambda: [list(floor.stream_chat(messages)) for _ in range(s.streams)],
+        s.rounds,
+        s.streams * 200,
+    )
+    rows.append(Row("LlamaIndex chat (sync)", "raw httpx", raw_call, "per call"))
+    rows.append(
+        Row("LlamaIndex chat (sync)", "LlamaIndex floor", raw_call + floor_call, "per call")
+    )
+    rows.append(Row("LlamaIndex stream 200 chunks (sync)", "raw httpx", raw_chunk, "per chunk"))
+    rows.append(
+        Row(
+            "LlamaIndex stream 200 chunks (sync)",
+            "LlamaIndex floor",
+            raw_chunk + floor_chunk,
+            "per chunk",
+        )
+    )
+
+
+def li_floor() -> Any:
+    """A do-nothing LlamaIndex LLM: the framework's own cost (instrumentation, callbacks) per
+    chat and per streamed chunk."""
+    from llama_index.core.base.llms.types import (
+        ChatMessage,
+        ChatResponse,
+        CompletionResponse,
+        LLMMetadata,
+    )
+    from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+    from llama_index.core.llms.custom import CustomLLM
+
+    class Floor(CustomLLM):
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(is_chat_model=True)
+
+        @llm_completion_callback()
+        def complete(self, prompt, formatted=False, **kwargs):
+            return CompletionResponse(text="hi")
+
+        @llm_completion_callback()
+        def stream_complete(self, prompt, formatted=False, **kwargs):
+            yield CompletionResponse(text="hi")
+
+        @llm_chat_callback()
+        def chat(self, messages, **kwargs):
+            return ChatResponse(message=ChatMessage(role="assistant", content="hi"))
+
+        @llm_chat_callback()
+        def stream_chat(self, messages, **kwargs):
+            def gen():
+                text = ""
+                for _ in range(200):
+                    text += " word"
+                    message = ChatMessage(role="assistant", content=text)
+                    yield ChatResponse(message=message, delta=" word")
+
+            return gen()
+
+    return Floor()
 
 
 IMPORTS = {
