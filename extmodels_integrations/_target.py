@@ -1,0 +1,273 @@
+"""What the LangChain and LlamaIndex classes share, framework-free: the fields that point a
+model at its target, building the core client, and putting serialized secrets back.
+
+Both frameworks serialize the same way: ``token`` and every ``*_plaintext`` secret leave the
+nested blocks and become top-level keys (an endpoint config's as
+``served_entities__<index>__<field>``), which each framework fills back from the environment
+variable :func:`secret_env_var` names. So one configuration, and one serialized form, works in
+both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from extmodels_integrations._client import ExternalClient
+from extmodels_integrations._config import CONFIG_KEYS, ExternalModel, parse_external_model
+from extmodels_integrations._endpoint_config import EndpointConfig, load_endpoint_config
+from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._types import Task
+
+__all__ = ["LIFTED_PREFIX", "TargetBase", "plaintexts", "secret_env_var", "without_plaintext"]
+
+#: Top-level key prefix of an endpoint config's lifted secrets:
+#: ``served_entities__<index>__<field>``.
+LIFTED_PREFIX = "served_entities__"
+
+
+def _env(name: str) -> Callable[[], str | None]:
+    return lambda: os.environ.get(name) or None
+
+
+def _env_secret(name: str) -> Callable[[], SecretStr | None]:
+    def read() -> SecretStr | None:
+        value = os.environ.get(name)
+        return SecretStr(value) if value else None
+
+    return read
+
+
+def secret_env_var(field: str, entity: str | None = None) -> str:
+    """The environment variable a serialized ``*_plaintext`` secret is read back from:
+    ``openai_api_key_plaintext`` -> ``OPENAI_API_KEY``; for served entity ``primary`` of an
+    endpoint config, ``PRIMARY_OPENAI_API_KEY``."""
+    name = field.removesuffix("_plaintext")
+    return re.sub(r"[^A-Z0-9]", "_", (f"{entity}_{name}" if entity else name).upper())
+
+
+class TargetBase(BaseModel):
+    """Exactly one target: ``endpoint`` (+ ``host``, ``token``), ``external_model`` or
+    ``endpoint_config``; subclasses add ``model`` and ``extra_params`` with their framework's
+    aliases."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    endpoint: str | None = None
+    """Serving endpoint name: ``POST {host}/serving-endpoints/{endpoint}/invocations``."""
+    host: str | None = Field(default_factory=_env("DATABRICKS_HOST"))
+    """Workspace URL; defaults to ``DATABRICKS_HOST``."""
+    token: SecretStr | None = Field(
+        default_factory=_env_secret("DATABRICKS_TOKEN"), alias="api_key"
+    )
+    """Workspace token (alias ``api_key``); defaults to ``DATABRICKS_TOKEN``."""
+    external_model: ExternalModel | None = None
+    """An ``external_model`` block (dict or :class:`~extmodels_integrations.ExternalModel`)."""
+    endpoint_config: EndpointConfig | None = None
+    """A serving-endpoint create body (dict, or path to a JSON/YAML file): routed by its traffic
+    split, rate-limited, with fallbacks, as :class:`~extmodels_integrations.ExternalClient`."""
+    routing_seed: int | None = None
+    """Seed for the traffic split of ``endpoint_config`` (repeatable runs)."""
+    fallbacks: bool | None = None
+    """Override ``ai_gateway.fallback_config.enabled`` of ``endpoint_config``."""
+    rate_limit_behavior: Literal["wait", "raise"] = "wait"
+    """When a local rate limit is used up: wait for the next slot, or raise ``RateLimitError``."""
+    rate_limit_user: str | None = None
+    """Who ``key: user`` rate limits count for (default: the OS login name)."""
+    model: str | None = None
+    """The endpoint or external model name; given alone, it names a serving endpoint."""
+    timeout: float | None = 60.0
+    """Seconds to wait for a response (per read)."""
+    connect_timeout: float = 10.0
+    """Seconds to wait for a connection."""
+    stall_timeout: float | None = 60.0
+    """Seconds a stream may go without data before it is abandoned."""
+    max_retries: int = 2
+    """Retries on 408/409/429/5xx and connection errors (never after a stream yielded)."""
+    extra_params: dict[str, Any] = Field(default_factory=dict)
+    """Extra fields sent with every request (e.g. ``top_k``, ``logit_bias``)."""
+    secret_resolver: Callable[[str, str], str | None] | None = Field(default=None, exclude=True)
+    """``(scope, key) -> value`` for ``{{secrets/scope/key}}`` references."""
+    http_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.Client`` to use (proxies, shared pools)."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.AsyncClient`` to use."""
+
+    _client: ExternalClient = PrivateAttr()
+    _task: ClassVar[Task]
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # Surface our own configuration errors as they are: pydantic's wrapper would add
+            # "input_value=..." and could print a secret from the external_model block.
+            for error in exc.errors():
+                original = (error.get("ctx") or {}).get("error")
+                if isinstance(original, ConfigurationError):
+                    raise original from None
+            raise
+
+    @classmethod
+    def _serialized_input(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Hook: undo a framework's serialized shape before the target is read."""
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = cls._serialized_input(dict(data))
+        config = _config_with_lifted_secrets(data)
+        if config is not None:
+            data["endpoint_config"] = load_endpoint_config(config)
+        block = _with_lifted_secrets(data)
+        if block is not None:
+            data["external_model"] = parse_external_model(block)
+        model = data.get("model", data.get("model_name"))
+        if data.get("endpoint") is None and block is None and config is None and model:
+            data["endpoint"] = model
+        return data
+
+    @model_validator(mode="after")
+    def _build_client(self) -> TargetBase:
+        self._client = ExternalClient(
+            endpoint=self.endpoint,
+            host=self.host,
+            token=self.token,
+            external_model=self.external_model,
+            endpoint_config=self.endpoint_config,
+            routing_seed=self.routing_seed,
+            fallbacks=self.fallbacks,
+            rate_limit_behavior=self.rate_limit_behavior,
+            rate_limit_user=self.rate_limit_user,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            stall_timeout=self.stall_timeout,
+            max_retries=self.max_retries,
+            secret_resolver=self.secret_resolver,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+            **self._client_options(),
+        )
+        self._client.check_task(self._task)
+        if self.model is None:
+            self.model = self._client.model_name
+        self._client_built()
+        return self
+
+    def _client_options(self) -> dict[str, Any]:
+        """Hook: extra :class:`ExternalClient` options (e.g. ``stream_usage``)."""
+        return {}
+
+    def _client_built(self) -> None:
+        """Hook for subclasses, run once the client exists."""
+
+    @property
+    def client(self) -> ExternalClient:
+        """The framework-free client this model calls."""
+        return self._client
+
+    def _plaintext_secrets(self) -> dict[str, SecretStr]:
+        """``external_model``'s plaintext secrets, by field name."""
+        return {} if self.external_model is None else plaintexts(self.external_model)
+
+    def _entity_secrets(self) -> dict[str, tuple[str, SecretStr]]:
+        """An endpoint config's plaintext secrets: ``lifted key -> (env var, value)``."""
+        if self.endpoint_config is None:
+            return {}
+        return {
+            f"{LIFTED_PREFIX}{entity.index}__{field}": (secret_env_var(field, entity.name), value)
+            for entity in self.endpoint_config.served_entities
+            for field, value in plaintexts(entity.external_model).items()
+        }
+
+
+def plaintexts(model: ExternalModel) -> dict[str, SecretStr]:
+    """The ``*_plaintext`` secrets set in ``model``'s provider config."""
+    config = model.provider_config
+    return {
+        name: value
+        for name in type(config).model_fields
+        if name.endswith("_plaintext") and (value := getattr(config, name)) is not None
+    }
+
+
+def without_plaintext(block: dict[str, Any], provider: str) -> dict[str, Any]:
+    """A dumped ``external_model`` block without its ``*_plaintext`` fields."""
+    key = CONFIG_KEYS[provider]  # type: ignore[index]  # a validated block's provider
+    return {**block, key: {k: v for k, v in block[key].items() if not k.endswith("_plaintext")}}
+
+
+def _config_with_lifted_secrets(data: dict[str, Any]) -> Any:
+    """``endpoint_config`` with ``served_entities__<i>__<field>`` keys merged back into its
+    served entities; a ``None`` value is read from its environment variable. ``data`` loses
+    those keys; the caller's objects are never mutated."""
+    config = data.get("endpoint_config")
+    lifted = {k: data.pop(k) for k in list(data) if k.startswith(LIFTED_PREFIX)}
+    if not lifted:
+        return config
+    if not isinstance(config, Mapping):
+        raise ConfigurationError(f"{sorted(lifted)} given without an endpoint_config mapping")
+    body = {**config, "config": dict(config.get("config") or {})}
+    entities = [dict(e) for e in body["config"].get("served_entities") or []]
+    body["config"]["served_entities"] = entities
+    for name, value in lifted.items():
+        index, field = name.removeprefix(LIFTED_PREFIX).split("__", 1)
+        if not index.isdigit() or int(index) >= len(entities):
+            raise ConfigurationError(f"{name}: names no served entity of endpoint_config")
+        entity = entities[int(index)]
+        if value is None:
+            env = secret_env_var(field, str(entity.get("name") or index))
+            value = os.environ.get(env) or _missing(name, env)
+        block = dict(entity.get("external_model") or {})
+        provider = block.get("provider")
+        if provider not in CONFIG_KEYS:
+            continue  # load_endpoint_config reports the bad provider
+        key = CONFIG_KEYS[provider]  # type: ignore[index]  # membership checked above
+        block[key] = {**(block.get(key) or {}), field: value}
+        entity["external_model"] = block
+    return body
+
+
+def _with_lifted_secrets(data: dict[str, Any]) -> Any:
+    """``external_model`` with top-level ``*_plaintext`` keys merged into its config; a
+    ``None`` value is read from its environment variable. ``data`` loses those keys; the
+    caller's objects are never mutated."""
+    block = data.get("external_model")
+    lifted = {k: data.pop(k) for k in list(data) if k.endswith("_plaintext")}
+    if not lifted:
+        return block
+    if block is None:
+        raise ConfigurationError(f"{sorted(lifted)} given without external_model")
+    for name, value in lifted.items():
+        if value is None:
+            env = secret_env_var(name)
+            lifted[name] = os.environ.get(env) or _missing(name, env)
+    block = block.model_dump() if isinstance(block, ExternalModel) else dict(block)
+    provider = block.get("provider")
+    if provider not in CONFIG_KEYS:
+        return block  # parse_external_model reports the bad provider
+    key = CONFIG_KEYS[provider]  # type: ignore[index]  # membership checked above
+    block[key] = {**(block.get(key) or {}), **lifted}
+    return block
+
+
+def _missing(name: str, env: str) -> str:
+    raise ConfigurationError(
+        f"{name}: this model was serialized without its secret; set {env} or pass "
+        f"{name}=... when loading it"
+    )
