@@ -19,8 +19,8 @@ import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE
+from tests.langchain.test_chat_standard_anthropic import _Capabilities as _AnthropicCapabilities
 
 BEDROCK_CLAUDE = {
     "name": "anthropic.claude-3-5-sonnet-20240620-v1:0",
@@ -36,29 +36,12 @@ BEDROCK_CLAUDE = {
 }
 
 
-class _Capabilities:
-    """What Claude on Bedrock offers through ChatExternal, stated once for both suites."""
-
-    @property
-    def chat_model_class(self) -> type[ChatExternal]:
-        return ChatExternal
+class _Capabilities(_AnthropicCapabilities):
+    """Claude on Bedrock offers what Claude does; only the target differs."""
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"external_model": BEDROCK_CLAUDE}
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        # response_format json_object has no Anthropic equivalent and is refused.
-        return False
-
-    @property
-    def supports_anthropic_inputs(self) -> bool:
-        return True
 
 
 class TestChatExternalBedrockAnthropicUnit(_Capabilities, ChatModelUnitTests):
