@@ -24,7 +24,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
 
-pytest: $(VENV)/.installed
+# PySpark (tests/spark) needs Java 17 or 21: Debian's runtime when the machine has none
+# (as root, as CI runs; otherwise install one and set JAVA_HOME).
+java-runtime:
+	@command -v java >/dev/null 2>&1 || test -n "$${JAVA_HOME:-}" || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
+
+pytest: $(VENV)/.installed java-runtime
 	$(PY) -m pytest
 
 # Re-record every cassette against the loopback stub servers (see cassettes/*/README.md).
