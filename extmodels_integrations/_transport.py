@@ -205,9 +205,44 @@ def _status_error(
 def _decode_json(body: bytes, provider: str | None) -> Any:
     try:
         return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise StreamError(
+            f"response is not valid UTF-8 (byte {exc.start}: {exc.reason})", provider=provider
+        ) from None
     except ValueError:
         snippet = body[:200].decode("utf-8", "replace")
         raise StreamError(f"response is not valid JSON: {snippet!r}", provider=provider) from None
+
+
+# Content types of the streams we decode; anything else that fails to decode is explained by
+# what the server actually sent (a proxy's HTML page, a JSON error with status 200...).
+_STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream")
+
+
+class _Sniff:
+    """Keeps the first bytes of a stream, to explain a stream that was not one."""
+
+    __slots__ = ("_headers", "head")
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+        self.head = b""
+
+    def see(self, raw: bytes) -> None:
+        if len(self.head) < 200:
+            self.head += raw[: 200 - len(self.head)]
+
+    def explain(self, error: StreamError) -> StreamError:
+        """``error``, or the reason it happened when the body was not a stream at all."""
+        kind = self._headers.get("content-type", "")
+        if kind.split(";")[0].strip().lower() in _STREAM_TYPES:
+            return error
+        snippet = self.head.decode("utf-8", "replace")
+        return StreamError(
+            f"expected a stream but the server answered with content-type {kind or 'none'!r}: "
+            f"{snippet!r}",
+            provider=error.provider,
+        )
 
 
 class Transport:
@@ -322,7 +357,7 @@ class Transport:
                 attempt += 1
 
     def _send(self, client: httpx.Client, request: HttpRequest) -> httpx.Response:
-        with self._translate():
+        with self._translate(stream=False):
             return client.request(
                 request.method,
                 request.url,
@@ -333,7 +368,7 @@ class Transport:
             )
 
     async def _asend(self, client: httpx.AsyncClient, request: HttpRequest) -> httpx.Response:
-        with self._translate():
+        with self._translate(stream=False):
             return await client.request(
                 request.method,
                 request.url,
@@ -357,7 +392,7 @@ class Transport:
             yielded = False
             try:
                 with (
-                    self._translate(),
+                    self._translate(stream=True),
                     self.client.stream(
                         request.method,
                         request.url,
@@ -374,14 +409,20 @@ class Transport:
                             response.status_code, response.headers, response.content, map_error
                         )
                     watch = _StallWatch(self._stall, self.provider)
+                    sniff = _Sniff(response.headers)
                     dec = decoder()
-                    for raw in response.iter_bytes():
-                        events = dec.feed(raw)
-                        watch.check(bool(events))
-                        for event in events:
-                            yielded = True
-                            yield event
-                    for event in dec.close():
+                    try:
+                        for raw in response.iter_bytes():
+                            sniff.see(raw)
+                            events = dec.feed(raw)
+                            watch.check(bool(events))
+                            for event in events:
+                                yielded = True
+                                yield event
+                        tail = dec.close()
+                    except StreamError as error:
+                        raise error if yielded else sniff.explain(error) from None
+                    for event in tail:
                         yielded = True
                         yield event
                 return
@@ -403,7 +444,7 @@ class Transport:
         while True:
             yielded = False
             try:
-                with self._translate():
+                with self._translate(stream=True):
                     async with self.async_client.stream(
                         request.method,
                         request.url,
@@ -422,14 +463,20 @@ class Transport:
                                 map_error,
                             )
                         watch = _StallWatch(self._stall, self.provider)
+                        sniff = _Sniff(response.headers)
                         dec = decoder()
-                        async for raw in response.aiter_bytes():
-                            events = dec.feed(raw)
-                            watch.check(bool(events))
-                            for event in events:
-                                yielded = True
-                                yield event
-                        for event in dec.close():
+                        try:
+                            async for raw in response.aiter_bytes():
+                                sniff.see(raw)
+                                events = dec.feed(raw)
+                                watch.check(bool(events))
+                                for event in events:
+                                    yielded = True
+                                    yield event
+                            tail = dec.close()
+                        except StreamError as error:
+                            raise error if yielded else sniff.explain(error) from None
+                        for event in tail:
                             yielded = True
                             yield event
                 return
@@ -440,8 +487,14 @@ class Transport:
                 await self.asleep(wait)
                 attempt += 1
 
-    def _translate(self) -> _HttpxErrors:
-        return _HttpxErrors(self.provider)
+    def _translate(self, *, stream: bool) -> _HttpxErrors:
+        timeout = self._stream_timeout if stream else self._timeout
+        return _HttpxErrors(
+            self.provider,
+            connect=timeout.connect,
+            read=timeout.read,
+            read_setting="stall_timeout" if stream else "timeout",
+        )
 
 
 class _StallWatch:
@@ -470,10 +523,28 @@ class _StallWatch:
 class _HttpxErrors:
     """Context manager that turns httpx transport errors into our typed errors."""
 
-    __slots__ = ("_provider",)
+    __slots__ = ("_connect", "_provider", "_read", "_read_setting")
 
-    def __init__(self, provider: str | None) -> None:
+    def __init__(
+        self,
+        provider: str | None,
+        *,
+        connect: float | None = None,
+        read: float | None = None,
+        read_setting: str = "timeout",
+    ) -> None:
         self._provider = provider
+        # Which of our settings ran out goes into the message, so users know what to raise.
+        self._connect = connect
+        self._read = read
+        self._read_setting = read_setting
+
+    def _hint(self, kind: str) -> str:
+        if kind == "ConnectTimeout" and self._connect is not None:
+            return f"no connection within connect_timeout={self._connect:g}s"
+        if kind == "ReadTimeout" and self._read is not None:
+            return f"no data for {self._read_setting}={self._read:g}s"
+        return "the request timed out"
 
     def __enter__(self) -> None:
         return None
@@ -487,7 +558,7 @@ class _HttpxErrors:
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__
             raise TimeoutError(
-                f"{kind}{where}: the request timed out", provider=self._provider
+                f"{kind}{where}: {self._hint(kind)}", provider=self._provider
             ) from exc
         raise ConnectionError(
             f"{type(exc).__name__}{where}: {exc}", provider=self._provider

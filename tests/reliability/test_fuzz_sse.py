@@ -1,0 +1,106 @@
+"""Property tests of the SSE decoder every SSE provider shares: any bytes, split anywhere, give
+only our typed errors, and the same bytes split differently give the same events."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._transport import SSEDecoder, SSEEvent
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Bytes that look like SSE often enough to reach every branch: field names, separators, every
+# line ending, multi-byte and broken UTF-8.
+_ATOMS = [
+    b"data:",
+    b"data: ",
+    b"event: ",
+    b"id: 1",
+    b": keep-alive",
+    b"retry: 10",
+    b"\n",
+    b"\r",
+    b"\r\n",
+    b"\n\n",
+    b"{}",
+    b"[DONE]",
+    b"x",
+    b" ",
+    b":",
+    "é€😀".encode(),
+    b"\xe2\x82",
+    b"\xff",
+    b"\xc3",
+]
+SSE_BYTES = st.one_of(
+    st.binary(max_size=256),
+    st.lists(st.sampled_from(_ATOMS), max_size=60).map(b"".join),
+)
+_LINE = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)))
+VALID_SSE = st.lists(
+    st.tuples(
+        st.one_of(st.none(), _LINE.filter(lambda s: len(s) <= 8)),
+        st.lists(_LINE.filter(lambda s: len(s) <= 20), max_size=3),
+        st.sampled_from(["\n", "\r\n", "\r"]),
+    ),
+    max_size=8,
+)
+
+
+def _splits(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(c, len(data)) for c in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
+
+
+def _decode(pieces: list[bytes]) -> tuple[list[SSEEvent], type[Exception] | None]:
+    decoder = SSEDecoder()
+    events: list[SSEEvent] = []
+    try:
+        for piece in pieces:
+            events += decoder.feed(piece)
+        events += decoder.close()
+    except StreamError as exc:
+        return events, type(exc)
+    return events, None
+
+
+@SETTINGS
+@given(SSE_BYTES, st.lists(st.integers(0, 300), max_size=12))
+def test_any_bytes_in_any_split_give_only_stream_errors(data: bytes, cuts: list[int]) -> None:
+    _decode(_splits(data, cuts))  # anything but StreamError fails the test
+
+
+@SETTINGS
+@given(SSE_BYTES, st.lists(st.integers(0, 300), max_size=12))
+def test_the_split_does_not_change_the_events(data: bytes, cuts: list[int]) -> None:
+    whole, whole_error = _decode([data])
+    split, split_error = _decode(_splits(data, cuts))
+    assert split_error == whole_error
+    if whole_error is None:
+        assert split == whole
+    else:
+        # An error ends the stream where the bad byte is: what came before is the same.
+        assert split[: len(whole)] == whole[: len(split)]
+
+
+@SETTINGS
+@given(VALID_SSE, st.lists(st.integers(0, 2000), max_size=20))
+def test_well_formed_events_come_back_exactly(
+    events: list[tuple[str | None, list[str], str]], cuts: list[int]
+) -> None:
+    wire = ""
+    expected = []
+    for name, lines, eol in events:
+        if name is not None:
+            wire += f"event: {name}{eol}"
+        wire += "".join(f"data: {line}{eol}" for line in lines)
+        wire += eol
+        if lines:
+            expected.append(SSEEvent("\n".join(lines), name))
+    data = wire.encode()
+    assert _decode(_splits(data, cuts)) == (expected, None)
