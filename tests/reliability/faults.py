@@ -148,3 +148,10 @@ def error_event(event: bytes, index: int | None) -> Fault:
         return with_parts(reply, [*reply.parts[:at], event])
 
     return fault
+
+
+def pings_only(reply: Reply) -> list[Step]:
+    """Half the stream, then only SSE keep-alive comments, every 50 ms, for up to 2 s: bytes
+    keep arriving, so only the stall watch (not a read timeout) can end the wait."""
+    pings: list[Step] = [chunk(b": keep-alive\n\n"), 0.05] * 40
+    return [*with_parts(reply, reply.parts[: len(reply.parts) // 2], end=False), *pings, CLOSE]
