@@ -1,27 +1,32 @@
 """One local Spark session (``local[2]``) for the Spark tests, on loopback only.
 
-Skipped when pyspark is not installed (the ``test`` extra installs it). Spark needs Java 17 or
-21: ``make test`` installs Debian's when the machine has none. Without Java the tests skip,
-except under CI, where they fail so a missing runtime cannot pass unnoticed.
+Not collected when pyspark, pandas or pyarrow is missing (the ``test`` extra installs them).
+Spark needs Java 17 or 21: ``make test`` installs Debian's when the machine has none. Without
+Java the tests skip, except under CI, where they fail so a missing runtime cannot pass
+unnoticed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-pytest.importorskip("pyspark")
-pytest.importorskip("pandas")
-pytest.importorskip("pyarrow")
-
-from pyspark.sql import SparkSession
-
 from tests.spark.server import FaultyServer
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Without the spark extra the folder's tests are not collected (a conftest cannot skip them).
+SPARK_MODULES = ("pyspark", "pandas", "pyarrow")
+collect_ignore_glob = (
+    [] if all(importlib.util.find_spec(m) is not None for m in SPARK_MODULES) else ["test_*.py"]
+)
 
 
 def _java_found() -> bool:
@@ -33,6 +38,8 @@ def _java_found() -> bool:
 
 def local_session(app: str, **conf: str) -> SparkSession:
     """A ``local[2]`` session that binds and dials only 127.0.0.1, with no UI."""
+    from pyspark.sql import SparkSession
+
     # Workers must run this interpreter (it has the package), not whatever python3 is on PATH.
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
