@@ -310,4 +310,3 @@ def test_streaming_a_very_long_answer_keeps_memory_flat(server: FaultServer) -> 
     assert (short_chars, long_chars) == (500 * len(PIECE), 10_000 * len(PIECE))
     # 20x the answer (256 KiB -> 5 MiB) may not raise the peak by more than 256 KiB.
     assert long - short < 256 * 1024, (short, long)
-
