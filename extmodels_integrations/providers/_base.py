@@ -4,8 +4,9 @@ do I/O (the client and the transport do)."""
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from extmodels_integrations._auth import Auth
@@ -16,6 +17,7 @@ from extmodels_integrations._exceptions import (
     ConfigurationError,
     ContentFilterError,
     ContextWindowExceededError,
+    ExternalModelError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -34,6 +36,12 @@ from extmodels_integrations._types import (
     EmbeddingsRequest,
     EmbeddingsResponse,
     Task,
+)
+from extmodels_integrations.providers._checks import (
+    SHAPE_ERRORS,
+    check_chunk,
+    check_response,
+    shape_error,
 )
 
 __all__ = [
@@ -79,14 +87,23 @@ class ParsedStream(Generic[Ev, T]):
         self._parser = parser
 
     def feed(self, chunk: bytes) -> list[T]:
-        parse = self._parser.parse
-        return [c for c in map(parse, self._decoder.feed(chunk)) if c is not None]
+        try:
+            out = [c for c in map(self._parser.parse, self._decoder.feed(chunk)) if c is not None]
+        except ExternalModelError:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise shape_error(exc, None) from None
+        return [check_chunk(c) for c in out]
 
     def close(self) -> list[T]:
-        parse = self._parser.parse
-        out = [c for c in map(parse, self._decoder.close()) if c is not None]
-        self._parser.finish()
-        return out
+        try:
+            out = [c for c in map(self._parser.parse, self._decoder.close()) if c is not None]
+            self._parser.finish()
+        except ExternalModelError:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise shape_error(exc, None) from None
+        return [check_chunk(c) for c in out]
 
 
 def loads(text: str | bytes, provider: str | None) -> Any:
@@ -169,6 +186,14 @@ class Adapter:
     #: splits longer prompt lists, so batching callers work on every provider.
     prompts_per_request: int | None = 1
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every response parser an adapter defines is held to the unified types: provider
+        # JSON of any shape gives a well-typed result or a StreamError (see _checks).
+        super().__init_subclass__(**kwargs)
+        for name in ("parse_chat", "parse_completion", "parse_embeddings"):
+            if name in cls.__dict__:
+                setattr(cls, name, _checked_parser(cls.__dict__[name]))
+
     def __init__(self, *, model: str, task: Task | None, auth: Auth) -> None:
         self.model = model
         self.task = task
@@ -219,6 +244,16 @@ class Adapter:
 
     def _unsupported(self, task: str) -> ConfigurationError:
         return ConfigurationError(f"provider '{self.provider}' does not offer the task '{task}'")
+
+
+def _checked_parser(
+    parse: Callable[[Any, Any, Mapping[str, str]], T],
+) -> Callable[[Any, Any, Mapping[str, str]], T]:
+    @functools.wraps(parse)
+    def checked(self: Adapter, data: Any, headers: Mapping[str, str]) -> T:
+        return check_response(lambda: parse(self, data, headers), self.provider)
+
+    return checked
 
 
 def sse_stream(parser: EventParser[SSEEvent, T]) -> ParsedStream[SSEEvent, T]:
