@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import email.utils
 import json
 import math
@@ -17,7 +18,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -273,9 +274,9 @@ class Transport:
         self._client = http_client
         self._owns_client = http_client is None
         self._async_client = http_async_client
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self._lock = threading.Lock()
         self.sleep: Callable[[float], None] = time.sleep
         self.asleep: Callable[[float], Any] = asyncio.sleep
@@ -297,11 +298,17 @@ class Transport:
         if self._async_client is not None:
             return self._async_client
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = httpx.AsyncClient(timeout=self._timeout)
-            self._async_clients[loop] = client
-        return client
+        entry = self._async_clients.get(loop)
+        if entry is None:
+            with self._lock:  # loops of other threads may be adding theirs
+                # A pool refers to its loop, so a finished loop stays alive as a key while its
+                # entry is here: drop those whose pools were closed as their loops shut down.
+                for done, old in list(self._async_clients.items()):
+                    if done.is_closed() and old.closed:
+                        del self._async_clients[done]
+                entry = _LoopClient(httpx.AsyncClient(timeout=self._timeout))
+                self._async_clients[loop] = entry
+        return entry.client
 
     def close(self) -> None:
         """Close the clients this transport created (not injected ones)."""
@@ -311,9 +318,9 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the async client of the running loop and the sync client."""
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        entry = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry.aclose()
         self.close()
 
     # -- plain requests ----------------------------------------------------------------------
@@ -495,6 +502,41 @@ class Transport:
             read=timeout.read,
             read_setting="stall_timeout" if stream else "timeout",
         )
+
+
+class _LoopClient:
+    """An async client that is closed when its event loop shuts down.
+
+    ``asyncio.run`` (and every runner that shuts down cleanly) closes the async generators
+    still open on the loop before closing it. A generator started here, parked at its
+    ``yield``, is one of them: closing it closes the client on its own loop, so a script that
+    calls ``asyncio.run`` per request does not leave a pool of open sockets behind per loop.
+    """
+
+    __slots__ = ("_guard", "client", "closed")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        #: Whether the client was closed (by :meth:`aclose` or as its loop shut down). A loop
+        #: closed without shutting down its async generators leaves it open; dropping it then
+        #: would only end in an "Event loop is closed" error when it is collected.
+        self.closed = False
+        self._guard = self._close_at_loop_end()
+        # Run it to its yield now: that registers it with the running loop (the loop only
+        # tracks async generators that started) without awaiting anything.
+        with contextlib.suppress(StopIteration):
+            self._guard.asend(None).send(None)
+
+    async def aclose(self) -> None:
+        """Close the client now (it is not closed again when the loop ends)."""
+        await self._guard.aclose()
+
+    async def _close_at_loop_end(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            self.closed = True
+            await self.client.aclose()
 
 
 class _StallWatch:
