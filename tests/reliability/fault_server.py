@@ -195,7 +195,10 @@ async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
             headers[name.strip().lower()] = value.strip()
     raw = await reader.readexactly(int(headers.get("content-length") or 0))
     url = urlsplit(target)
-    body = json.loads(raw) if raw else None
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
     return _Request(method, url.path, dict(parse_qsl(url.query)), headers, body)
 
 

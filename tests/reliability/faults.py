@@ -29,8 +29,6 @@ INVALID_UTF8 = b"\xe2\x82("
 STALL = 5.0  # longer than any timeout the suite configures; ends when the client hangs up
 HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
-__all__ = ["status"]
-
 
 def retry_after_date(seconds: int) -> Fault:
     """429 whose ``Retry-After`` is an HTTP date ``seconds`` from now (whole seconds)."""
