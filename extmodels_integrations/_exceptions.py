@@ -116,8 +116,8 @@ class APIError(ExternalModelError):
         self.provider_message = redact(message)
         self.provider = provider
         self.status_code = status_code
-        self.request_id = request_id
-        self.code = code
+        self.request_id = redact(request_id) if request_id is not None else None
+        self.code = redact(code) if code is not None else None
         self.body = redact(body) if body is not None else None
         self.retry_after = retry_after
         super().__init__(self._format())
@@ -141,11 +141,14 @@ class APIError(ExternalModelError):
     def scrub(self, secrets: Iterable[str]) -> None:
         """Mask the exact credential values this request carried, whatever their shape, in
         case the provider echoed one back."""
+        # Every field that holds provider text: a proxy may echo request headers anywhere,
+        # the request-id header included.
         for secret in secrets:
             if len(secret) >= 4:
                 self.provider_message = self.provider_message.replace(secret, "***")
-                if self.body is not None:
-                    self.body = self.body.replace(secret, "***")
+                self.body = _masked(self.body, secret)
+                self.request_id = _masked(self.request_id, secret)
+                self.code = _masked(self.code, secret)
         self.args = (self._format(),)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -167,6 +170,10 @@ class APIError(ExternalModelError):
             ),
             self.__dict__,
         )
+
+
+def _masked(text: str | None, secret: str) -> str | None:
+    return text.replace(secret, "***") if text is not None else None
 
 
 def _rebuild(cls: type[APIError], message: str, kwargs: dict[str, object]) -> APIError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import struct
 import threading
 import zlib
@@ -42,6 +43,42 @@ _MAX_HEADERS = 128 * 1024
 _MAX_PAYLOAD = 24 * 1024 * 1024
 # Signed-request headers copied onto the request we send.
 _SIGNATURE_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
+
+
+class _MaskSecrets(logging.Filter):
+    """Masks credential values in botocore's signing logs: at DEBUG ``botocore.auth`` logs the
+    canonical request it signs, and with temporary credentials that holds the session token
+    (``x-amz-security-token``), found by the secrets canary in tests/reliability."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: frozenset[str] = frozenset()
+
+    def add(self, values: tuple[str | None, ...]) -> None:
+        # Replaced, not updated in place: filter() may iterate it on another thread.
+        self.secrets = self.secrets | {v for v in values if v and len(v) >= 4}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self.secrets
+        if secrets:
+            text = record.getMessage()
+            masked = text
+            for secret in secrets:
+                masked = masked.replace(secret, "***")
+            if masked != text:
+                record.msg, record.args = masked, None
+        return True
+
+
+_BOTOCORE_LOG_MASK = _MaskSecrets()
+
+
+def _mask_in_botocore_logs(credentials: Any) -> None:
+    if not {credentials.secret_key, credentials.token} <= _BOTOCORE_LOG_MASK.secrets | {None}:
+        _BOTOCORE_LOG_MASK.add((credentials.access_key, credentials.secret_key, credentials.token))
+    logger = logging.getLogger("botocore.auth")
+    if _BOTOCORE_LOG_MASK not in logger.filters:
+        logger.addFilter(_BOTOCORE_LOG_MASK)
 
 
 def botocore_module(name: str) -> Any:
@@ -118,6 +155,7 @@ class SigV4Auth:
                     )
             frozen = self._chain.get_frozen_credentials()
         self._last = frozen
+        _mask_in_botocore_logs(frozen)
         return frozen
 
     def sign(self, request: HttpRequest, credentials: Any) -> dict[str, str]:
