@@ -193,6 +193,11 @@ class Adapter:
         for name in ("parse_chat", "parse_completion", "parse_embeddings"):
             if name in cls.__dict__:
                 setattr(cls, name, _checked_parser(cls.__dict__[name]))
+        # Likewise for request builders: a message or tool of the wrong shape is the
+        # caller's to fix, so it is a ConfigurationError, never a KeyError from a converter.
+        for name in ("chat_request", "completion_request", "embeddings_request"):
+            if name in cls.__dict__:
+                setattr(cls, name, _checked_builder(cls.__dict__[name]))
 
     def __init__(self, *, model: str, task: Task | None, auth: Auth) -> None:
         self.model = model
@@ -252,6 +257,24 @@ def _checked_parser(
     @functools.wraps(parse)
     def checked(self: Adapter, data: Any, headers: Mapping[str, str]) -> T:
         return check_response(lambda: parse(self, data, headers), self.provider)
+
+    return checked
+
+
+def _checked_builder(build: Callable[..., HttpRequest]) -> Callable[..., HttpRequest]:
+    @functools.wraps(build)
+    def checked(self: Adapter, request: Any, **kwargs: Any) -> HttpRequest:
+        try:
+            return build(self, request, **kwargs)
+        except ExternalModelError:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise ConfigurationError(
+                f"the request cannot be sent to provider '{self.provider}': a message, tool or "
+                f"parameter has an unexpected shape ({type(exc).__name__}: {exc}); messages "
+                "and tools take the OpenAI chat format ({'role': ..., 'content': ...}, "
+                "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}})"
+            ) from None
 
     return checked
 
