@@ -3,6 +3,7 @@ per-target script in examples/targets/ on its provider's wire."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import runpy
@@ -214,3 +215,49 @@ def test_target_script_names_the_settings_it_misses(
     assert code == 2
     assert f"{script} needs these environment variables:" in err
     assert re.search(r"^  [A-Z][A-Z0-9_]+  \S", err, re.M), err  # each variable, described
+
+
+# -- the offline demo's quickstart, on the stub (the real models run in tests/demo/) -----------
+
+DEMO = ROOT / "examples" / "demo"
+
+
+def test_demo_quickstart_runs_on_any_endpoint_configs(tmp_path: Path) -> None:
+    """The quickstart takes any chat / embeddings endpoint configs: here the demo's own, pointed
+    at the stub, which reports usage with streams (llama-cpp-python's server does not)."""
+    with OpenAIStubServer() as server:
+        args = []
+        for kind in ("chat", "embeddings"):
+            body = json.loads((DEMO / f"{kind}_endpoint.json").read_text())
+            entity = body["config"]["served_entities"][0]["external_model"]
+            entity["openai_config"]["openai_api_base"] = f"{server.base_url}/v1"
+            (tmp_path / f"{kind}.json").write_text(json.dumps(body))
+            args += [f"--{kind}-config", str(tmp_path / f"{kind}.json")]
+        done = subprocess.run(
+            [sys.executable, str(DEMO / "quickstart.py"), *args],
+            env={**os.environ, "EXTMODELS_SECRET__DEMO__LOCAL": "local-key"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        requests = list(server.requests)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Q: How many times is a request retried?\nA: Stub reply to:" in out
+    assert "Q: What is an endpoint config?\nA: Stub reply to:" in out
+    assert len(re.findall(r"sources:\n  \[1\] \d+_\w+\.md > .*\n  \[2\] ", out)) == 2, out
+    assert "embedding: 100%" in done.stderr and "Generating embeddings: 100%" in done.stderr
+    usage = re.findall(r"(\w+) +(\d+) prompt \+ +(\d+) completion = +(\d+) tokens", out)
+    assert [name for name, *_ in usage] == ["LangChain", "LlamaIndex", "total"], out
+    (_, p1, c1, _), (_, p2, c2, _), (_, pt, ct, tt) = usage
+    assert (int(pt), int(ct), int(tt)) == (int(p1) + int(p2), int(c1) + int(c2), int(pt) + int(ct))
+    assert int(p1) > 0 and int(c1) > 0
+    # Both frameworks streamed the chat, with the stop sequence, through the secret reference.
+    chats = [r for r in requests if r.path == "/v1/chat/completions"]
+    assert len(chats) == 2 and all(r.json["stream"] for r in chats)
+    assert all(r.json["stop"] == ["\nQuestion:"] for r in chats)
+    assert {r.headers["authorization"] for r in requests} == {"Bearer local-key"}
+    embedded = sum(len(r.json["input"]) for r in requests if r.path == "/v1/embeddings")
+    chunks = int(re.search(r"corpus: (\d+) chunks", out).group(1))  # type: ignore[union-attr]
+    assert embedded == 2 * chunks + 2  # the corpus for each framework, and each question
