@@ -1,9 +1,9 @@
-# Everything a fresh machine needs: `make quickstart` (main job) and `make test` (whole suite).
+# Everything a fresh machine needs: `make demo` (main job) and `make test` (whole suite).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: quickstart test lint typecheck pytest record bench clean
+.PHONY: demo test lint typecheck pytest record bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo ">> creating $(VENV) and installing extmodels-integrations[test] (takes a minute)"
@@ -12,8 +12,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $@
 
-quickstart: $(VENV)/.installed
-	$(PY) examples/langchain_quickstart.py
+# The main job offline: real models on loopback, no account or keys (examples/demo/run.py).
+# llama-cpp-python has no Linux wheel on PyPI, so the first install compiles llama.cpp.
+$(VENV)/.demo: pyproject.toml
+	@echo ">> creating $(VENV) and installing extmodels-integrations[demo]"
+	@echo ">> llama-cpp-python compiles llama.cpp from source the first time: about 10 minutes on"
+	@echo ">> 2 cores (pip keeps the built wheel in its cache: later installs take seconds)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install -e ".[demo]"
+	@touch $@
+
+demo: $(VENV)/.demo
+	$(PY) examples/demo/run.py
 
 test: lint typecheck pytest
 
