@@ -276,7 +276,8 @@ def print_usage(runs: dict[str, Usage | None], seconds: float) -> None:
         print(f"  {name:<10} {_tokens(usage)}")
     reported = [u for u in runs.values() if u is not None]
     total = (sum(u[0] for u in reported), sum(u[1] for u in reported)) if reported else None
-    print(f"  {'total':<10} {_tokens(total)}; {len(runs)} answers in {seconds:.1f} s")
+    total_text = _tokens(total) if total else "not reported"
+    print(f"  {'total':<10} {total_text}; {len(runs)} answers in {seconds:.1f} s")
 
 
 def _tokens(usage: Usage | None) -> str:
