@@ -114,7 +114,28 @@ def _embeddings(result: EmbeddingsResponse) -> None:
                 raise _Bad("embedding", x, "a number")
 
 
+def _plain_text_chunk(chunk: ChatChunk) -> bool:
+    """Whether ``chunk`` is a well-typed text delta without usage or tool calls: nearly every
+    chunk of a stream, checked in one expression (the full walk below cost ~1.5 µs per chunk)."""
+    if chunk.usage is not None or not (
+        (chunk.id is None or type(chunk.id) is str)
+        and (chunk.model is None or type(chunk.model) is str)
+    ):
+        return False
+    return all(
+        type(c.index) is int
+        and c.tool_calls is None
+        and (c.content is None or type(c.content) is str)
+        and (c.reasoning is None or type(c.reasoning) is str)
+        and (c.finish_reason is None or type(c.finish_reason) is str)
+        and (c.role is None or type(c.role) is str)
+        for c in chunk.choices
+    )
+
+
 def _chat_chunk(chunk: ChatChunk) -> None:
+    if _plain_text_chunk(chunk):
+        return
     _head(chunk)
     for choice in chunk.choices:
         _int(choice.index, "choices.index")

