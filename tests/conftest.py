@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from langchain_tests.conftest import base_vcr_config
@@ -52,12 +53,41 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANGSMITH_TRACING", "false")
 
 
+# OAuth token exchanges (Entra client credentials, Vertex service-account JWTs): what they
+# send and what they get back are credentials, whatever the provider.
+_TOKEN_FORM_FIELDS = ("client_secret", "assertion", "refresh_token", "password")
+_TOKEN_ANSWER_FIELDS = ("access_token", "id_token", "refresh_token")
+
+
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     headers = response["headers"]
     for name in list(headers):
         if name.lower() in _REDACTED_RESPONSE_HEADERS:
             del headers[name]
+    body = response.get("body") or {}
+    try:
+        data = json.loads(body.get("string") or b"")
+    except ValueError:
+        return response
+    if isinstance(data, dict) and any(k in data for k in _TOKEN_ANSWER_FIELDS):
+        data.update({k: "<redacted>" for k in _TOKEN_ANSWER_FIELDS if k in data})
+        body["string"] = json.dumps(data).encode()
     return response
+
+
+def _scrub_request(request: Any) -> Any:
+    """Token-exchange form fields redacted. vcrpy applies this to replayed requests as well,
+    so a fresh secret or a freshly signed assertion still matches the stored request."""
+    body = request.body
+    if not body or not isinstance(body, (bytes, str)):
+        return request
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if "grant_type=" not in text:
+        return request
+    fields = parse_qsl(text, keep_blank_values=True)
+    scrubbed = [(k, "redacted" if k in _TOKEN_FORM_FIELDS else v) for k, v in fields]
+    request.body = urlencode(scrubbed).encode()
+    return request
 
 
 def _normalized_body(body: bytes | str | None) -> Any:
@@ -113,6 +143,7 @@ def vcr_config() -> dict[str, Any]:
         ("x-amz-content-sha256", "PLACEHOLDER"),
     ]
     config["before_record_response"] = _scrub_response
+    config["before_record_request"] = _scrub_request
     config["match_on"] = ["method", "uri", "json_body"]
     return config
 

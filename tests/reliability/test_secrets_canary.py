@@ -193,14 +193,13 @@ def test_recorded_cassettes_hold_no_secret(mode: str, kwargs, vcr_config, tmp_pa
     recorder.register_matcher("json_body", _json_body_matcher)
     path = tmp_path / "canary.yaml"
     with recorder.use_cassette(str(path)):
-        # Vertex is left out: the shared vcr_config keeps the OAuth token exchange (its access
-        # token) verbatim; only tests/providers/vertex/conftest.py redacts it.
-        for name in sorted(set(NAMES) - NO_CALLS - {"vertex"}):
+        for name in sorted(set(NAMES) - NO_CALLS):
             client = ExternalClient(**kwargs(name))
             client.chat(messages=[{"role": "user", "content": "hi"}])
             assert list(client.stream_chat(messages=[{"role": "user", "content": "hi"}]))
     text = path.read_text()
     assert "invoke-with-response-stream" in text and "/v1/messages" in text
+    assert "grant_type" in text and ":streamGenerateContent" in text  # Vertex's exchange too
     assert_clean(text)
 
 
