@@ -220,7 +220,11 @@ def _reported_usage() -> Any:
             return event_id
 
         def on_event_end(
-            self, event_type: CBEventType, payload: dict[str, Any] | None = None, **kwargs: Any
+            self,
+            event_type: CBEventType,
+            payload: dict[str, Any] | None = None,
+            event_id: str = "",
+            **kwargs: Any,
         ) -> None:
             response = (payload or {}).get(EventPayload.RESPONSE)
             # Our ChatExternal puts the reported usage in additional_kwargs, and only that.

