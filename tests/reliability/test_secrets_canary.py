@@ -10,10 +10,7 @@ token comes from the loopback token server and is itself a canary.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import subprocess
-import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -201,30 +198,3 @@ def test_recorded_cassettes_hold_no_secret(mode: str, kwargs, vcr_config, tmp_pa
     assert "invoke-with-response-stream" in text and "/v1/messages" in text
     assert "grant_type" in text and ":streamGenerateContent" in text  # Vertex's exchange too
     assert_clean(text)
-
-
-def test_benchmark_output_holds_no_secret(tmp_path: Path) -> None:
-    """``benchmarks/run.py --smoke`` with every canary in its environment (the benchmarks use a
-    fixed key of their own and read no credential from the environment): nothing it prints or
-    writes shows one."""
-    output = tmp_path / "results.md"
-    env = {
-        **os.environ,
-        **canary.environment("http://127.0.0.1:9/token"),
-        "OPENAI_API_KEY": canary.CANARIES["openai"],
-        "DATABRICKS_TOKEN": canary.CANARIES["workspace"],
-        "AWS_SECRET_ACCESS_KEY": canary.CANARIES["aws-secret"],
-    }
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    written = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
-    assert written
-    assert_clean(done.stdout, done.stderr, *written)
