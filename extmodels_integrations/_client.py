@@ -319,9 +319,10 @@ class ExternalClient:
         adapter = self._adapter()
         http = self._prepare(adapter, adapter.chat_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
-        for chunk in self.transport.stream(http, adapter.error, adapter.chat_stream):
-            if usage.take(chunk):
-                yield chunk
+        for chunks in self.transport.stream(http, adapter.error, adapter.chat_stream):
+            for chunk in chunks:
+                if usage.take(chunk):
+                    yield chunk
         final = usage.final(ChatChunk)
         if final is not None:
             yield final
@@ -339,9 +340,10 @@ class ExternalClient:
         adapter = await self._aadapter()
         http = await self._aprepare(adapter, adapter.chat_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
-        async for chunk in self.transport.astream(http, adapter.error, adapter.chat_stream):
-            if usage.take(chunk):
-                yield chunk
+        async for chunks in self.transport.astream(http, adapter.error, adapter.chat_stream):
+            for chunk in chunks:
+                if usage.take(chunk):
+                    yield chunk
         final = usage.final(ChatChunk)
         if final is not None:
             yield final
@@ -398,9 +400,10 @@ class ExternalClient:
         _one_stream(request, adapter)
         http = self._prepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
-        for chunk in self.transport.stream(http, adapter.error, adapter.completion_stream):
-            if usage.take(chunk):
-                yield chunk
+        for chunks in self.transport.stream(http, adapter.error, adapter.completion_stream):
+            for chunk in chunks:
+                if usage.take(chunk):
+                    yield chunk
         final = usage.final(CompletionChunk)
         if final is not None:
             yield final
@@ -419,9 +422,10 @@ class ExternalClient:
         _one_stream(request, adapter)
         http = await self._aprepare(adapter, adapter.completion_request(request, stream=True))
         usage = _UsageOnce(request.model or adapter.model)
-        async for chunk in self.transport.astream(http, adapter.error, adapter.completion_stream):
-            if usage.take(chunk):
-                yield chunk
+        async for chunks in self.transport.astream(http, adapter.error, adapter.completion_stream):
+            for chunk in chunks:
+                if usage.take(chunk):
+                    yield chunk
         final = usage.final(CompletionChunk)
         if final is not None:
             yield final

@@ -392,8 +392,11 @@ class Transport:
         request: HttpRequest,
         map_error: ErrorMapper,
         decoder: Callable[[], StreamDecoder[E]],
-    ) -> Iterator[E]:
-        """Yield decoded events; retry only while nothing has been yielded."""
+    ) -> Iterator[list[E]]:
+        """Yield the events each network read completed, as one list; retry only while nothing
+        has been yielded. One generator step per read rather than per event: every layer
+        above iterates the list, and a step costs more than the loop (measured on 200- and
+        2,000-chunk streams, most visibly through async generators)."""
         attempt = 0
         while True:
             yielded = False
@@ -423,15 +426,15 @@ class Transport:
                             sniff.see(raw)
                             events = dec.feed(raw)
                             watch.check(bool(events))
-                            for event in events:
+                            if events:
                                 yielded = True
-                                yield event
+                                yield events
                         tail = dec.close()
                     except StreamError as error:
                         raise error if yielded else sniff.explain(error) from None
-                    for event in tail:
+                    if tail:
                         yielded = True
-                        yield event
+                        yield tail
                 return
             except ExternalModelError as error:
                 wait = None if yielded else self.retry.delay(attempt, error)
@@ -445,7 +448,7 @@ class Transport:
         request: HttpRequest,
         map_error: ErrorMapper,
         decoder: Callable[[], StreamDecoder[E]],
-    ) -> AsyncIterator[E]:
+    ) -> AsyncIterator[list[E]]:
         """Async twin of :meth:`stream`."""
         attempt = 0
         while True:
@@ -477,15 +480,15 @@ class Transport:
                                 sniff.see(raw)
                                 events = dec.feed(raw)
                                 watch.check(bool(events))
-                                for event in events:
+                                if events:
                                     yielded = True
-                                    yield event
+                                    yield events
                             tail = dec.close()
                         except StreamError as error:
                             raise error if yielded else sniff.explain(error) from None
-                        for event in tail:
+                        if tail:
                             yielded = True
-                            yield event
+                            yield tail
                 return
             except ExternalModelError as error:
                 wait = None if yielded else self.retry.delay(attempt, error)
