@@ -2,14 +2,13 @@
 (``extmodels_integrations.langchain``) and LlamaIndex (``extmodels_integrations.llama_index``)
 classes on top."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from extmodels_integrations._client import ExternalClient
 from extmodels_integrations._config import ExternalModel, parse_external_model
-from extmodels_integrations._endpoint_config import (
-    EndpointConfig,
-    RateLimit,
-    ServedEntity,
-    load_endpoint_config,
-)
 from extmodels_integrations._exceptions import (
     APIError,
     AuthenticationError,
@@ -26,9 +25,6 @@ from extmodels_integrations._exceptions import (
     StreamError,
     TimeoutError,
     UnsupportedParameterError,
-)
-from extmodels_integrations._routing import (
-    routing_metadata,
 )
 from extmodels_integrations._secrets import SecretReference, SecretResolver
 from extmodels_integrations._types import (
@@ -48,6 +44,39 @@ from extmodels_integrations._types import (
     ToolCallDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from extmodels_integrations._endpoint_config import (
+        EndpointConfig,
+        RateLimit,
+        ServedEntity,
+        load_endpoint_config,
+    )
+    from extmodels_integrations._routing import routing_metadata
+
+# Endpoint configs and routing load on first use: a client given endpoint= or external_model=
+# never needs their models, and they are a third of the core's own import time.
+_LAZY = {
+    "EndpointConfig": "extmodels_integrations._endpoint_config",
+    "RateLimit": "extmodels_integrations._endpoint_config",
+    "ServedEntity": "extmodels_integrations._endpoint_config",
+    "load_endpoint_config": "extmodels_integrations._endpoint_config",
+    "routing_metadata": "extmodels_integrations._routing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "APIError",

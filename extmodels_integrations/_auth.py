@@ -3,19 +3,21 @@ that are cached and refreshed before they expire (long batch jobs outlive a one-
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
 from extmodels_integrations._exceptions import APIError, AuthenticationError, StreamError
 from extmodels_integrations._transport import HttpRequest, Transport
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Auth", "EntraTokenAuth", "StaticAuth"]
 
@@ -141,6 +143,8 @@ class EntraTokenAuth:
     async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
         token = self._fresh()
         if token is None:
+            import asyncio  # here: async code runs only once asyncio is loaded
+
             loop = asyncio.get_running_loop()
             lock = self._async_locks.setdefault(loop, asyncio.Lock())
             async with lock:

@@ -8,21 +8,18 @@ async paths; only the few lines that wait on I/O differ.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
 from extmodels_integrations._auth import StaticAuth
 from extmodels_integrations._config import ExternalModel, parse_external_model
-from extmodels_integrations._endpoint_config import EndpointConfigSource, load_endpoint_config
 from extmodels_integrations._exceptions import ConfigurationError, NotFoundError, StreamError
-from extmodels_integrations._routing import RateLimitBehavior, Router
 from extmodels_integrations._secrets import (
     SecretLookup,
     SecretResolver,
@@ -49,6 +46,11 @@ from extmodels_integrations._types import (
 from extmodels_integrations.providers import build_adapter
 from extmodels_integrations.providers._base import Adapter
 from extmodels_integrations.providers.databricks import DatabricksAdapter, normalize_host
+
+if TYPE_CHECKING:
+    # Loaded when a client is given endpoint_config=: the other targets never need them.
+    from extmodels_integrations._endpoint_config import EndpointConfig, EndpointConfigSource
+    from extmodels_integrations._routing import RateLimitBehavior, Router
 
 __all__ = ["ExternalClient"]
 
@@ -120,9 +122,11 @@ class ExternalClient:
         self.external_model = (
             parse_external_model(external_model) if external_model is not None else None
         )
-        self.endpoint_config = (
-            load_endpoint_config(endpoint_config) if endpoint_config is not None else None
-        )
+        self.endpoint_config: EndpointConfig | None = None
+        if endpoint_config is not None:
+            from extmodels_integrations._endpoint_config import load_endpoint_config
+
+            self.endpoint_config = load_endpoint_config(endpoint_config)
         self._host = host or os.environ.get("DATABRICKS_HOST")
         raw_token = token if token is not None else os.environ.get("DATABRICKS_TOKEN")
         self._token = SecretStr(raw_token) if isinstance(raw_token, str) else raw_token
@@ -164,6 +168,8 @@ class ExternalClient:
                 "http_client": http_client,
                 "http_async_client": http_async_client,
             }
+            from extmodels_integrations._routing import Router
+
             self.router = Router(
                 self.endpoint_config,
                 [
@@ -241,6 +247,8 @@ class ExternalClient:
     async def _aadapter(self) -> Adapter:
         if self._built is not None:
             return self._built
+        import asyncio  # here: async code runs only once asyncio is loaded
+
         # Resolving secrets may call the workspace API: keep it off the event loop.
         return await asyncio.to_thread(self._adapter)
 
@@ -375,6 +383,8 @@ class ExternalClient:
         self.check_task(COMPLETIONS)
         if self.router is not None:
             return await self.router.acall(lambda c: c.acomplete(request))
+        import asyncio  # here: async code runs only once asyncio is loaded
+
         adapter = await self._aadapter()
         gate = asyncio.Semaphore(self.max_concurrency)
 
@@ -501,6 +511,8 @@ class ExternalClient:
             return EmbeddingsResponse(
                 [], model=self.model_name, usage=Usage(), provider=self.provider
             )
+        import asyncio  # here: async code runs only once asyncio is loaded
+
         adapter = await self._aadapter()
         gate = asyncio.Semaphore(self.max_concurrency)
 

@@ -139,6 +139,7 @@ _MODEL_CONFIG = ConfigDict(
     frozen=True,
     # pydantic's own messages quote the input (the whole block, plaintext keys included).
     hide_input_in_errors=True,
+    defer_build=True,
 )
 
 

@@ -59,7 +59,7 @@ _OTHER_KIND_FIELDS = (
     "provisioned_model_units",
 )
 
-_MODEL = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+_MODEL = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True, defer_build=True)
 
 
 class _Route(BaseModel):

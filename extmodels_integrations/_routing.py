@@ -15,8 +15,6 @@ the operating-system login name, so a single-user process sees the same budget e
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import random
 import threading
 import time
@@ -28,6 +26,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ._endpoint_config import EndpointConfig, RateLimit
 from ._exceptions import ExternalModelError, RateLimitError
+from ._transport import asleep
 from ._types import ChatChunk, ChatResponse, CompletionChunk, CompletionResponse, EmbeddingsResponse
 
 __all__ = [
@@ -144,6 +143,8 @@ def rate_limiter(endpoint: str, limit: RateLimit, user: str | None) -> RateLimit
 
 def local_user() -> str:
     """The operating-system login name: who ``key: user`` limits mean by default."""
+    import getpass  # here: only rate limits keyed by user need it
+
     try:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name (some containers)
@@ -180,7 +181,7 @@ class _Limits:
         self.behavior = behavior
         self.clock: Callable[[], float] = time.monotonic
         self.sleep: Callable[[float], None] = time.sleep
-        self.asleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+        self.asleep: Callable[[float], Awaitable[Any]] = asleep
 
     def delay(self) -> float:
         """Take a slot of every limit; the seconds to wait for the latest of them."""

@@ -8,7 +8,6 @@ server that keeps sending keep-alive comments but no data would otherwise hang a
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import contextlib
 import email.utils
@@ -20,7 +19,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -32,6 +31,9 @@ from extmodels_integrations._exceptions import (
     TimeoutError,
 )
 
+if TYPE_CHECKING:
+    import asyncio
+
 __all__ = [
     "ErrorMapper",
     "HttpRequest",
@@ -40,10 +42,20 @@ __all__ = [
     "SSEEvent",
     "StreamDecoder",
     "Transport",
+    "asleep",
     "retry_after_seconds",
 ]
 
 E = TypeVar("E")
+
+
+async def asleep(seconds: float) -> None:
+    """``asyncio.sleep``, imported when first awaited: importing the core does not load
+    asyncio (about 20 ms) for callers that never go async."""
+    import asyncio  # here: async code runs only once asyncio is loaded
+
+    await asyncio.sleep(seconds)
+
 
 ErrorMapper = Callable[[int, Mapping[str, str], bytes], APIError]
 """Turns an error status, the response headers and body into the provider's typed error."""
@@ -279,7 +291,7 @@ class Transport:
         )
         self._lock = threading.Lock()
         self.sleep: Callable[[float], None] = time.sleep
-        self.asleep: Callable[[float], Any] = asyncio.sleep
+        self.asleep: Callable[[float], Any] = asleep
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -297,6 +309,8 @@ class Transport:
         """The async httpx client of the running event loop, created on first use there."""
         if self._async_client is not None:
             return self._async_client
+        import asyncio  # here: async code runs only once asyncio is loaded
+
         loop = asyncio.get_running_loop()
         entry = self._async_clients.get(loop)
         if entry is None:
@@ -318,6 +332,8 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the async client of the running loop and the sync client."""
+        import asyncio  # here: async code runs only once asyncio is loaded
+
         entry = self._async_clients.pop(asyncio.get_running_loop(), None)
         if entry is not None:
             await entry.aclose()
