@@ -294,6 +294,10 @@ class ChatStream:
         known.arguments = (known.arguments or "") + (delta.arguments or "")
 
     def _message(self) -> ChatMessage:
+        if not (self.calls or self.reasoning):  # plain text, nearly every chunk: ~0.5 µs less
+            return ChatMessage(
+                role=MessageRole.ASSISTANT, blocks=[TextBlock(text=self.text)], additional_kwargs={}
+            )
         calls = [self.calls[i] for i in sorted(self.calls)]
         return _assistant(self.text, self.reasoning or None, calls)
 

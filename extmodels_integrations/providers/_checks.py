@@ -116,21 +116,24 @@ def _embeddings(result: EmbeddingsResponse) -> None:
 
 def _plain_text_chunk(chunk: ChatChunk) -> bool:
     """Whether ``chunk`` is a well-typed text delta without usage or tool calls: nearly every
-    chunk of a stream, checked in one expression (the full walk below cost ~1.5 µs per chunk)."""
+    chunk of a stream, checked in a few expressions (the full walk below cost ~1.5 µs per chunk,
+    and an ``all()`` over a generator here another ~0.2 µs)."""
     if chunk.usage is not None or not (
         (chunk.id is None or type(chunk.id) is str)
         and (chunk.model is None or type(chunk.model) is str)
     ):
         return False
-    return all(
-        type(c.index) is int
-        and c.tool_calls is None
-        and (c.content is None or type(c.content) is str)
-        and (c.reasoning is None or type(c.reasoning) is str)
-        and (c.finish_reason is None or type(c.finish_reason) is str)
-        and (c.role is None or type(c.role) is str)
-        for c in chunk.choices
-    )
+    for c in chunk.choices:
+        if not (
+            type(c.index) is int
+            and c.tool_calls is None
+            and (c.content is None or type(c.content) is str)
+            and (c.reasoning is None or type(c.reasoning) is str)
+            and (c.finish_reason is None or type(c.finish_reason) is str)
+            and (c.role is None or type(c.role) is str)
+        ):
+            return False
+    return True
 
 
 def _chat_chunk(chunk: ChatChunk) -> None:
@@ -186,4 +189,6 @@ def check_response(parse: Callable[[], R], provider: str | None) -> R:
 
 def check_chunk(chunk: R) -> R:
     """A stream chunk whose field types are checked (see :func:`check_response`)."""
+    if isinstance(chunk, ChatChunk) and _plain_text_chunk(chunk):
+        return chunk
     return _check(chunk, getattr(chunk, "provider", None))
