@@ -31,6 +31,8 @@ from llama_index.core.llms.utils import parse_partial_json
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._types import (
     ChatChunk,
+    ChatChunkChoice,
+    CompletionChoice,
     CompletionChunk,
     Message,
     ToolCall,
@@ -238,9 +240,25 @@ def _chunk_dict(chunk: ChatChunk | CompletionChunk) -> dict[str, Any]:
     return {
         "id": chunk.id,
         "model": chunk.model,
-        "choices": [_fields(choice) for choice in chunk.choices],
+        "choices": [_choice_dict(choice) for choice in chunk.choices],
         "usage": None if chunk.usage is None else _fields(chunk.usage),
         "provider": chunk.provider,
+        "metadata": chunk.metadata,
+    }
+
+
+def _choice_dict(choice: ChatChunkChoice | CompletionChoice) -> dict[str, Any]:
+    if type(choice) is not ChatChunkChoice:
+        return _fields(choice)
+    # Spelled out for the chat choice of every streamed token: ~0.4 µs less than _fields.
+    calls = choice.tool_calls
+    return {
+        "index": choice.index,
+        "content": choice.content,
+        "tool_calls": None if calls is None else [_fields(call) for call in calls],
+        "finish_reason": choice.finish_reason,
+        "reasoning": choice.reasoning,
+        "role": choice.role,
     }
 
 

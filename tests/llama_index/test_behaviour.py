@@ -6,13 +6,23 @@ concurrency, typed errors, and the known-models table."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock, ToolCallBlock
 
-from extmodels_integrations import RateLimitError
+from extmodels_integrations import (
+    ChatChunk,
+    ChatChunkChoice,
+    CompletionChoice,
+    CompletionChunk,
+    RateLimitError,
+    ToolCallDelta,
+    Usage,
+)
 from extmodels_integrations.llama_index import ChatExternal, CompletionExternal, ExternalEmbeddings
+from extmodels_integrations.llama_index._convert import ChatStream, CompletionStream
 from extmodels_integrations.llama_index._models import UNKNOWN, lookup
 from tests.support.openai_server import OpenAIStubServer
 
@@ -181,3 +191,32 @@ def test_metadata_follows_the_table_and_the_overrides(server: OpenAIStubServer) 
     assert _chat(server, max_tokens=512).metadata.num_output == 512
     assert not _chat(server, is_function_calling_model=False).metadata.is_function_calling_model
     assert not lookup("o1-mini").function_calling
+
+
+_CHUNKS = [
+    ChatChunk("c1", "m", [ChatChunkChoice(0, "Hel", role="assistant")], None, "openai"),
+    ChatChunk("c1", "m", [ChatChunkChoice(0, None, reasoning="think")], None, "openai"),
+    ChatChunk(
+        "c1",
+        "m",
+        [ChatChunkChoice(0, None, [ToolCallDelta(0, "call_1", "get", '{"a"')])],
+        None,
+        "openai",
+    ),
+    ChatChunk(None, None, [ChatChunkChoice(1, "x", finish_reason="stop")], None, "anthropic"),
+    ChatChunk("c1", "m", [], Usage(3, 4, 7), "openai"),
+    ChatChunk("c1", "m", [ChatChunkChoice(0, "a"), ChatChunkChoice(1, "b")], None, "openai"),
+]
+
+
+@pytest.mark.parametrize("chunk", _CHUNKS)
+def test_stream_raw_is_the_chunk_as_a_plain_dict(chunk: ChatChunk) -> None:
+    # raw is written out field by field for speed; it must stay what asdict would give.
+    expected = dataclasses.asdict(chunk)
+    state = ChatStream("m")
+    state.add(chunk)
+    assert state.raw == expected
+    completion = CompletionChunk("c1", "m", [CompletionChoice(0, "t", "stop")], None, "openai")
+    completions = CompletionStream("m")
+    completions.add(completion)
+    assert completions.raw == dataclasses.asdict(completion)
