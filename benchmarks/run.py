@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -102,28 +102,45 @@ class Server:
         self.proc.wait(timeout=10)
 
 
-def median_time(fn: Callable[[], Any], rounds: int, per: int) -> float:
-    """Median over ``rounds`` of the time ``fn`` takes, divided by ``per``."""
-    fn()  # warm-up: connections, lazy imports, caches
-    times = []
-    for _ in range(rounds):
+def _rotations(names: list[str], rounds: int) -> Iterator[str]:
+    """Each round runs every contender once, starting one further along each time."""
+    for r in range(rounds):
+        k = r % len(names)
+        yield from names[k:] + names[:k]
+
+
+def medians(fns: Mapping[str, Callable[[], Any]], rounds: int, per: int) -> dict[str, float]:
+    """Median over ``rounds`` of the time each of ``fns`` takes, divided by ``per``.
+
+    The contenders of a case take turns within every round: load from another process or a
+    change of CPU clock then falls on all of them alike, where timing one contender's rounds
+    after another's let it land on one side of a ratio (seen as ±0.15 between runs)."""
+    for fn in fns.values():
+        fn()  # warm-up: connections, lazy imports, caches
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for name in _rotations(list(fns), rounds):
         gc.collect()
         start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) / per)
-    return statistics.median(times)
+        fns[name]()
+        times[name].append((time.perf_counter() - start) / per)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def amedian_time(fn: Callable[[], Awaitable[Any]], rounds: int, per: int) -> float:
-    async def timed() -> float:
-        await fn()
-        times = []
-        for _ in range(rounds):
+def amedians(
+    fns: Mapping[str, Callable[[], Awaitable[Any]]], rounds: int, per: int
+) -> dict[str, float]:
+    """Async twin of :func:`medians`, on the one benchmark loop."""
+
+    async def timed() -> dict[str, float]:
+        for fn in fns.values():
+            await fn()
+        times: dict[str, list[float]] = {name: [] for name in fns}
+        for name in _rotations(list(fns), rounds):
             gc.collect()
             start = time.perf_counter()
-            await fn()
-            times.append((time.perf_counter() - start) / per)
-        return statistics.median(times)
+            await fns[name]()
+            times[name].append((time.perf_counter() - start) / per)
+        return {name: statistics.median(t) for name, t in times.items()}
 
     return LOOP.run_until_complete(timed())
 
@@ -246,37 +263,32 @@ def run_langchain(base: str, s: Settings, raw, rows: list[Row]) -> None:
             model="gpt-4o-mini", base_url=base + "/v1", api_key=KEY, stream_usage=True
         )
     floor_model = floor_cls()
-    raw_call = median_time(lambda: [raw.call() for _ in range(s.calls)], s.rounds, s.calls)
-    floor = median_time(
-        lambda: [floor_model.invoke("hi") for _ in range(s.calls)], s.rounds, s.calls
+    n = s.calls
+    sync = medians(
+        {
+            "raw httpx": lambda: [raw.call() for _ in range(n)],
+            "floor": lambda: [floor_model.invoke("hi") for _ in range(n)],
+        }
+        | {
+            name: (lambda m=m: [m.invoke("hi") for _ in range(n)]) for name, m in contenders.items()
+        },
+        s.rounds,
+        n,
     )
-    rows.append(Row("invoke (sync)", "raw httpx", raw_call, "per call"))
-    rows.append(Row("invoke (sync)", "LangChain floor", raw_call + floor, "per call"))
-    raw_acall = amedian_time(lambda: _arepeat(raw.acall, s.calls), s.rounds, s.calls)
-    afloor = amedian_time(
-        lambda: _arepeat(lambda: floor_model.ainvoke("hi"), s.calls), s.rounds, s.calls
+    _floored(rows, "invoke (sync)", "LangChain floor", sync, "per call")
+    asyn = amedians(
+        {
+            "raw httpx": lambda: _arepeat(raw.acall, n),
+            "floor": lambda: _arepeat(lambda: floor_model.ainvoke("hi"), n),
+        }
+        | {
+            name: (lambda m=m: _arepeat(lambda: m.ainvoke("hi"), n))
+            for name, m in contenders.items()
+        },
+        s.rounds,
+        n,
     )
-    rows.append(Row("ainvoke", "raw httpx", raw_acall, "per call"))
-    rows.append(Row("ainvoke", "LangChain floor", raw_acall + afloor, "per call"))
-    for name, model in contenders.items():
-        per = median_time(
-            lambda m=model: [m.invoke("hi") for _ in range(s.calls)], s.rounds, s.calls
-        )
-        rows.append(Row("invoke (sync)", name, per, "per call", floor="LangChain floor"))
-
-        async def many(m=model) -> None:
-            for _ in range(s.calls):
-                await m.ainvoke("hi")
-
-        rows.append(
-            Row(
-                "ainvoke",
-                name,
-                amedian_time(many, s.rounds, s.calls),
-                "per call",
-                "LangChain floor",
-            )
-        )
+    _floored(rows, "ainvoke", "LangChain floor", asyn, "per call")
     for chunks in (200, 2000):
         lc_streams(chunks, contenders, raw, floor_cls(chunks=chunks), s, rows)
     for name, model in contenders.items():
@@ -287,9 +299,23 @@ def run_langchain(base: str, s: Settings, raw, rows: list[Row]) -> None:
     lc_burst(contenders, raw, floor_model, s, rows)
 
 
+def _floored(
+    rows: list[Row], group: str, floor_name: str, times: dict[str, float], unit: str
+) -> None:
+    """Rows for one case: raw httpx, the floor (raw httpx plus the framework's own cost, timed
+    as ``"floor"``), then every contender measured against that floor."""
+    raw = times.pop("raw httpx")
+    rows.append(Row(group, "raw httpx", raw, unit))
+    if "floor" in times:
+        rows.append(Row(group, floor_name, raw + times.pop("floor"), unit))
+    else:
+        floor_name = "raw httpx"
+    for name, seconds in times.items():
+        rows.append(Row(group, name, seconds, unit, floor=floor_name))
+
+
 def lc_burst(contenders: dict[str, Any], raw, floor_model, s: Settings, rows: list[Row]) -> None:
     """Wall time of ``s.concurrent`` ainvoke calls in flight at once, on one event loop."""
-    group = f"{s.concurrent} concurrent ainvoke"
 
     def burst(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
         async def run() -> None:
@@ -297,13 +323,13 @@ def lc_burst(contenders: dict[str, Any], raw, floor_model, s: Settings, rows: li
 
         return run
 
-    raw_burst = amedian_time(burst(raw.acall), s.rounds, 1)
-    floor = amedian_time(burst(lambda: floor_model.ainvoke("hi")), s.rounds, 1)
-    rows.append(Row(group, "raw httpx", raw_burst, "total"))
-    rows.append(Row(group, "LangChain floor", raw_burst + floor, "total"))
-    for name, model in contenders.items():
-        per = amedian_time(burst(lambda m=model: m.ainvoke("hi")), s.rounds, 1)
-        rows.append(Row(group, name, per, "total", floor="LangChain floor"))
+    times = amedians(
+        {"raw httpx": burst(raw.acall), "floor": burst(lambda: floor_model.ainvoke("hi"))}
+        | {name: burst(lambda m=m: m.ainvoke("hi")) for name, m in contenders.items()},
+        s.rounds,
+        1,
+    )
+    _floored(rows, f"{s.concurrent} concurrent ainvoke", "LangChain floor", times, "total")
 
 
 def _with_model(name: str, model: Any, model_name: str) -> Any:
@@ -328,21 +354,27 @@ def lc_streams(chunks: int, contenders: dict, raw, floor: Any, s: Settings, rows
     """Sync and async streams of ``chunks`` chunks: raw httpx, floor, contenders."""
     n = max(1, s.streams // (chunks // 200))
     model_name, per = f"chunks-{chunks}", n * chunks
-    group, agroup = f"stream {chunks} chunks (sync)", f"astream {chunks} chunks"
-    raw_s = median_time(lambda: [raw.stream(model_name) for _ in range(n)], s.rounds, per)
-    floor_s = median_time(lambda: _drain(floor, n), s.rounds, per)
-    araw = amedian_time(lambda: _adrain(raw.astream, model_name, n), s.rounds, per)
-    afloor = amedian_time(lambda: _adrain_model(floor, n), s.rounds, per)
-    rows.append(Row(group, "raw httpx", raw_s, "per chunk"))
-    rows.append(Row(group, "LangChain floor", raw_s + floor_s, "per chunk"))
-    rows.append(Row(agroup, "raw httpx", araw, "per chunk"))
-    rows.append(Row(agroup, "LangChain floor", araw + afloor, "per chunk"))
-    for name, model in contenders.items():
-        m = _with_model(name, model, model_name)
-        sync = median_time(lambda m=m: _drain(m, n), s.rounds, per)
-        rows.append(Row(group, name, sync, "per chunk", floor="LangChain floor"))
-        asyn = amedian_time(lambda m=m: _adrain_model(m, n), s.rounds, per)
-        rows.append(Row(agroup, name, asyn, "per chunk", floor="LangChain floor"))
+    models = {name: _with_model(name, model, model_name) for name, model in contenders.items()}
+    sync = medians(
+        {
+            "raw httpx": lambda: [raw.stream(model_name) for _ in range(n)],
+            "floor": lambda: _drain(floor, n),
+        }
+        | {name: (lambda m=m: _drain(m, n)) for name, m in models.items()},
+        s.rounds,
+        per,
+    )
+    _floored(rows, f"stream {chunks} chunks (sync)", "LangChain floor", sync, "per chunk")
+    asyn = amedians(
+        {
+            "raw httpx": lambda: _adrain(raw.astream, model_name, n),
+            "floor": lambda: _adrain_model(floor, n),
+        }
+        | {name: (lambda m=m: _adrain_model(m, n)) for name, m in models.items()},
+        s.rounds,
+        per,
+    )
+    _floored(rows, f"astream {chunks} chunks", "LangChain floor", asyn, "per chunk")
 
 
 async def _arepeat(call: Callable[[], Awaitable[Any]], n: int) -> None:
@@ -388,24 +420,18 @@ def run_embeddings(base: str, s: Settings, rows: list[Row]) -> None:
 
         li = OpenAIEmbedding(model="text-embedding-3-small", api_base=base + "/v1", api_key=KEY)
         contenders["LlamaIndex OpenAIEmbedding"] = _LlamaEmbed(li)
-    for name, model in contenders.items():
-        rounds = max(1, s.rounds // 2)
-        rows.append(
-            Row(
-                group + " (sync)",
-                name,
-                median_time(lambda m=model: m.embed_documents(texts), rounds, 1),
-                "total",
-            )
-        )
-        rows.append(
-            Row(
-                group + " (async)",
-                name,
-                amedian_time(lambda m=model: m.aembed_documents(texts), rounds, 1),
-                "total",
-            )
-        )
+    rounds = max(1, s.rounds // 2)
+    sync = medians(
+        {name: (lambda m=m: m.embed_documents(texts)) for name, m in contenders.items()}, rounds, 1
+    )
+    asyn = amedians(
+        {name: (lambda m=m: m.aembed_documents(texts)) for name, m in contenders.items()},
+        rounds,
+        1,
+    )
+    for name in contenders:
+        rows.append(Row(group + " (sync)", name, sync[name], "total"))
+        rows.append(Row(group + " (async)", name, asyn[name], "total"))
 
 
 class _LlamaEmbed:
@@ -436,55 +462,37 @@ def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
         contenders["OpenAILike"] = lambda model: OpenAILike(
             model=model, api_base=base + "/v1", api_key=KEY, is_chat_model=True
         )
-    for name, make in contenders.items():
-        llm = make("gpt-4o-mini")
-        per = median_time(
-            lambda llm=llm: [llm.chat(messages) for _ in range(s.calls)], s.rounds, s.calls
-        )
-        rows.append(Row("LlamaIndex chat (sync)", name, per, "per call", floor="LlamaIndex floor"))
-        llm = make("chunks-200")
-        per = median_time(
-            lambda llm=llm: [list(llm.stream_chat(messages)) for _ in range(s.streams)],
-            s.rounds,
-            s.streams * 200,
-        )
-        rows.append(
-            Row(
-                "LlamaIndex stream 200 chunks (sync)",
-                name,
-                per,
-                "per chunk",
-                floor="LlamaIndex floor",
-            )
-        )
     if not contenders:
         return
     floor = li_floor()
-    raw_call = median_time(lambda: [raw.call() for _ in range(s.calls)], s.rounds, s.calls)
-    floor_call = median_time(
-        lambda: [floor.chat(messages) for _ in range(s.calls)], s.rounds, s.calls
-    )
-    raw_chunk = median_time(
-        lambda: [raw.stream("chunks-200") for _ in range(s.streams)], s.rounds, s.streams * 200
-    )
-    floor_chunk = median_time(
-        lambda: [list(floor.stream_chat(messages)) for _ in range(s.streams)],
+    n, calls = s.streams, s.calls
+    chat = {name: make("gpt-4o-mini") for name, make in contenders.items()}
+    times = medians(
+        {
+            "raw httpx": lambda: [raw.call() for _ in range(calls)],
+            "floor": lambda: [floor.chat(messages) for _ in range(calls)],
+        }
+        | {
+            name: (lambda m=m: [m.chat(messages) for _ in range(calls)]) for name, m in chat.items()
+        },
         s.rounds,
-        s.streams * 200,
+        calls,
     )
-    rows.append(Row("LlamaIndex chat (sync)", "raw httpx", raw_call, "per call"))
-    rows.append(
-        Row("LlamaIndex chat (sync)", "LlamaIndex floor", raw_call + floor_call, "per call")
+    _floored(rows, "LlamaIndex chat (sync)", "LlamaIndex floor", times, "per call")
+    streams = {name: make("chunks-200") for name, make in contenders.items()}
+    times = medians(
+        {
+            "raw httpx": lambda: [raw.stream("chunks-200") for _ in range(n)],
+            "floor": lambda: [list(floor.stream_chat(messages)) for _ in range(n)],
+        }
+        | {
+            name: (lambda m=m: [list(m.stream_chat(messages)) for _ in range(n)])
+            for name, m in streams.items()
+        },
+        s.rounds,
+        n * 200,
     )
-    rows.append(Row("LlamaIndex stream 200 chunks (sync)", "raw httpx", raw_chunk, "per chunk"))
-    rows.append(
-        Row(
-            "LlamaIndex stream 200 chunks (sync)",
-            "LlamaIndex floor",
-            raw_chunk + floor_chunk,
-            "per chunk",
-        )
-    )
+    _floored(rows, "LlamaIndex stream 200 chunks (sync)", "LlamaIndex floor", times, "per chunk")
 
 
 def li_floor() -> Any:
@@ -672,30 +680,31 @@ def run_core(base: str, s: Settings, raw, rows: list[Row]) -> None:
     def request(model: str | None = None) -> ChatRequest:
         return ChatRequest(messages=[{"role": "user", "content": "hi"}], model=model)
 
-    raw_call = median_time(lambda: [raw.call() for _ in range(s.calls)], s.rounds, s.calls)
-    rows.append(Row("core chat (sync)", "raw httpx", raw_call, "per call"))
-    per = median_time(lambda: [client.chat(request()) for _ in range(s.calls)], s.rounds, s.calls)
-    rows.append(
-        Row("core chat (sync)", "ExternalClient (ours)", per, "per call", floor="raw httpx")
+    calls, n = s.calls, s.streams
+    times = medians(
+        {
+            "raw httpx": lambda: [raw.call() for _ in range(calls)],
+            "ExternalClient (ours)": lambda: [client.chat(request()) for _ in range(calls)],
+        },
+        s.rounds,
+        calls,
     )
-    n = s.streams
-    raw_s = median_time(lambda: [raw.stream("chunks-200") for _ in range(n)], s.rounds, n * 200)
-    rows.append(Row("core stream 200 chunks (sync)", "raw httpx", raw_s, "per chunk"))
+    _floored(rows, "core chat (sync)", "raw httpx", times, "per call")
 
     def ours_stream() -> None:
         for _ in range(n):
             for _chunk in client.stream_chat(request("chunks-200")):
                 pass
 
-    rows.append(
-        Row(
-            "core stream 200 chunks (sync)",
-            "ExternalClient (ours)",
-            median_time(ours_stream, s.rounds, n * 200),
-            "per chunk",
-            floor="raw httpx",
-        )
+    times = medians(
+        {
+            "raw httpx": lambda: [raw.stream("chunks-200") for _ in range(n)],
+            "ExternalClient (ours)": ours_stream,
+        },
+        s.rounds,
+        n * 200,
     )
+    _floored(rows, "core stream 200 chunks (sync)", "raw httpx", times, "per chunk")
 
 
 # Suite name -> the framework it needs (None: core only).
