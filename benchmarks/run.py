@@ -569,14 +569,19 @@ def run_imports(s: Settings, rows: list[Row]) -> None:
             out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
             return float(out.stdout)
 
+        present = {}
         for name, module in IMPORTS.items():
-            if not all(_has(m.strip()) for m in module.split(",")):
+            if all(_has(m.strip()) for m in module.split(",")):
+                once(module)  # writes the bytecode cache
+                present[name] = module
+            else:
                 rows.append(Row("import time", name, None, "s", note="not installed"))
-                continue
-            once(module)  # writes the bytecode cache
-            times = [once(module) for _ in range(s.imports)]
+        times: dict[str, list[float]] = {name: [] for name in present}
+        for name in _rotations(list(present), s.imports):  # in turns, as in medians()
+            times[name].append(once(present[name]))
+        for name, seconds in times.items():
             floor = IMPORT_FLOOR if name == "extmodels_integrations" else None
-            rows.append(Row("import time", name, statistics.median(times), "s", floor=floor))
+            rows.append(Row("import time", name, statistics.median(seconds), "s", floor=floor))
 
 
 # -- report ------------------------------------------------------------------------------------

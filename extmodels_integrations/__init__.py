@@ -8,7 +8,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from extmodels_integrations._client import ExternalClient
-from extmodels_integrations._config import ExternalModel, parse_external_model
 from extmodels_integrations._exceptions import (
     APIError,
     AuthenticationError,
@@ -46,6 +45,7 @@ from extmodels_integrations._types import (
 )
 
 if TYPE_CHECKING:
+    from extmodels_integrations._config import ExternalModel, parse_external_model
     from extmodels_integrations._endpoint_config import (
         EndpointConfig,
         RateLimit,
@@ -54,9 +54,11 @@ if TYPE_CHECKING:
     )
     from extmodels_integrations._routing import routing_metadata
 
-# Endpoint configs and routing load on first use: a client given endpoint= or external_model=
-# never needs their models, and they are a third of the core's own import time.
+# Config models and routing load on first use: a client given endpoint= needs none of them,
+# and building their pydantic classes was most of the core's own import time.
 _LAZY = {
+    "ExternalModel": "extmodels_integrations._config",
+    "parse_external_model": "extmodels_integrations._config",
     "EndpointConfig": "extmodels_integrations._endpoint_config",
     "RateLimit": "extmodels_integrations._endpoint_config",
     "ServedEntity": "extmodels_integrations._endpoint_config",

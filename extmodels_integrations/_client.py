@@ -18,7 +18,6 @@ import httpx
 from pydantic import SecretStr
 
 from extmodels_integrations._auth import StaticAuth
-from extmodels_integrations._config import ExternalModel, parse_external_model
 from extmodels_integrations._exceptions import ConfigurationError, NotFoundError, StreamError
 from extmodels_integrations._secrets import (
     SecretLookup,
@@ -48,7 +47,9 @@ from extmodels_integrations.providers._base import Adapter
 from extmodels_integrations.providers.databricks import DatabricksAdapter, normalize_host
 
 if TYPE_CHECKING:
-    # Loaded when a client is given endpoint_config=: the other targets never need them.
+    # Loaded when a client is given external_model= or endpoint_config=: a serving endpoint
+    # needs neither, and their pydantic models are most of the core's own import time.
+    from extmodels_integrations._config import ExternalModel
     from extmodels_integrations._endpoint_config import EndpointConfig, EndpointConfigSource
     from extmodels_integrations._routing import RateLimitBehavior, Router
 
@@ -119,9 +120,11 @@ class ExternalClient:
                 f"rate_limit_behavior={rate_limit_behavior!r}: use 'wait' or 'raise'"
             )
         self.endpoint = endpoint
-        self.external_model = (
-            parse_external_model(external_model) if external_model is not None else None
-        )
+        self.external_model: ExternalModel | None = None
+        if external_model is not None:
+            from extmodels_integrations._config import parse_external_model
+
+            self.external_model = parse_external_model(external_model)
         self.endpoint_config: EndpointConfig | None = None
         if endpoint_config is not None:
             from extmodels_integrations._endpoint_config import load_endpoint_config

@@ -11,6 +11,8 @@ import pytest
 
 _LAZY = [
     "asyncio",  # ~20 ms; httpx itself does not need it
+    "difflib",
+    "extmodels_integrations._config",
     "extmodels_integrations._endpoint_config",
     "extmodels_integrations._routing",
 ]
@@ -22,7 +24,7 @@ def _loaded_after(code: str) -> set[str]:
     return set(json.loads(out.stdout))
 
 
-def test_importing_the_core_leaves_async_and_endpoint_configs_unloaded() -> None:
+def test_importing_the_core_leaves_async_and_config_models_unloaded() -> None:
     loaded = _loaded_after("import extmodels_integrations")
     assert loaded.isdisjoint(_LAZY), sorted(loaded.intersection(_LAZY))
 
@@ -30,6 +32,8 @@ def test_importing_the_core_leaves_async_and_endpoint_configs_unloaded() -> None
 @pytest.mark.parametrize(
     ("name", "module"),
     [
+        ("ExternalModel", "extmodels_integrations._config"),
+        ("parse_external_model", "extmodels_integrations._config"),
         ("EndpointConfig", "extmodels_integrations._endpoint_config"),
         ("load_endpoint_config", "extmodels_integrations._endpoint_config"),
         ("RateLimit", "extmodels_integrations._endpoint_config"),
@@ -40,6 +44,16 @@ def test_importing_the_core_leaves_async_and_endpoint_configs_unloaded() -> None
 def test_lazy_public_names_load_their_module_on_first_use(name: str, module: str) -> None:
     loaded = _loaded_after(f"from extmodels_integrations import {name}")
     assert module in loaded
+
+
+def test_a_serving_endpoint_client_never_loads_the_config_models() -> None:
+    code = (
+        "from extmodels_integrations import ExternalClient\n"
+        "ExternalClient(endpoint='e', host='https://h.example', token='t')._adapter()"
+    )
+    loaded = _loaded_after(code)
+    assert "extmodels_integrations._config" not in loaded
+    assert "extmodels_integrations._endpoint_config" not in loaded
 
 
 def test_every_public_name_resolves_and_unknown_names_fail() -> None:

@@ -7,11 +7,13 @@ imported on first use, so a target pays only for its own provider (and its optio
 from __future__ import annotations
 
 import importlib
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
-from extmodels_integrations._config import ExternalModel
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations.providers._base import Adapter
+
+if TYPE_CHECKING:
+    from extmodels_integrations._config import ExternalModel
 
 __all__ = ["MODULES", "Adapter", "build_adapter"]
 

@@ -3,15 +3,18 @@ provider. Both ``POST {host}/serving-endpoints/{name}/invocations`` with the uni
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from extmodels_integrations._auth import Auth, StaticAuth
-from extmodels_integrations._config import DatabricksModelServingConfig, ExternalModel
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._transport import HttpRequest
 from extmodels_integrations._types import Task
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
+
+if TYPE_CHECKING:
+    # The client imports this module for serving endpoints, which need no config models.
+    from extmodels_integrations._config import ExternalModel
 
 __all__ = ["DatabricksAdapter", "build", "normalize_host"]
 
@@ -55,6 +58,8 @@ def build(
     model: ExternalModel, resolver: SecretResolver, *, stream_usage: bool
 ) -> DatabricksAdapter:
     """The adapter for a ``databricks-model-serving`` external model, with its token resolved."""
+    from extmodels_integrations._config import DatabricksModelServingConfig
+
     config = model.provider_config
     assert isinstance(config, DatabricksModelServingConfig)
     token = config.secret("databricks_api_token", resolver)
