@@ -26,7 +26,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -60,7 +60,7 @@ class Row:
     unit: str
     floor: str | None = None
     note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    ratio: float | None = None  # vs the floor: the median of per-round ratios
 
 
 def _has(module: str) -> bool:
@@ -109,8 +109,10 @@ def _rotations(names: list[str], rounds: int) -> Iterator[str]:
         yield from names[k:] + names[:k]
 
 
-def medians(fns: Mapping[str, Callable[[], Any]], rounds: int, per: int) -> dict[str, float]:
-    """Median over ``rounds`` of the time each of ``fns`` takes, divided by ``per``.
+def timed_rounds(
+    fns: Mapping[str, Callable[[], Any]], rounds: int, per: int
+) -> dict[str, list[float]]:
+    """The time each of ``fns`` takes in each of ``rounds`` rounds, divided by ``per``.
 
     The contenders of a case take turns within every round: load from another process or a
     change of CPU clock then falls on all of them alike, where timing one contender's rounds
@@ -123,15 +125,15 @@ def medians(fns: Mapping[str, Callable[[], Any]], rounds: int, per: int) -> dict
         start = time.perf_counter()
         fns[name]()
         times[name].append((time.perf_counter() - start) / per)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
-def amedians(
+def atimed_rounds(
     fns: Mapping[str, Callable[[], Awaitable[Any]]], rounds: int, per: int
-) -> dict[str, float]:
-    """Async twin of :func:`medians`, on the one benchmark loop."""
+) -> dict[str, list[float]]:
+    """Async twin of :func:`timed_rounds`, on the one benchmark loop."""
 
-    async def timed() -> dict[str, float]:
+    async def timed() -> dict[str, list[float]]:
         for fn in fns.values():
             await fn()
         times: dict[str, list[float]] = {name: [] for name in fns}
@@ -140,7 +142,7 @@ def amedians(
             start = time.perf_counter()
             await fns[name]()
             times[name].append((time.perf_counter() - start) / per)
-        return {name: statistics.median(t) for name, t in times.items()}
+        return times
 
     return LOOP.run_until_complete(timed())
 
@@ -264,7 +266,7 @@ def run_langchain(base: str, s: Settings, raw, rows: list[Row]) -> None:
         )
     floor_model = floor_cls()
     n = s.calls
-    sync = medians(
+    sync = timed_rounds(
         {
             "raw httpx": lambda: [raw.call() for _ in range(n)],
             "floor": lambda: [floor_model.invoke("hi") for _ in range(n)],
@@ -276,7 +278,7 @@ def run_langchain(base: str, s: Settings, raw, rows: list[Row]) -> None:
         n,
     )
     _floored(rows, "invoke (sync)", "LangChain floor", sync, "per call")
-    asyn = amedians(
+    asyn = atimed_rounds(
         {
             "raw httpx": lambda: _arepeat(raw.acall, n),
             "floor": lambda: _arepeat(lambda: floor_model.ainvoke("hi"), n),
@@ -300,18 +302,24 @@ def run_langchain(base: str, s: Settings, raw, rows: list[Row]) -> None:
 
 
 def _floored(
-    rows: list[Row], group: str, floor_name: str, times: dict[str, float], unit: str
+    rows: list[Row], group: str, floor_name: str, times: dict[str, list[float]], unit: str
 ) -> None:
     """Rows for one case: raw httpx, the floor (raw httpx plus the framework's own cost, timed
-    as ``"floor"``), then every contender measured against that floor."""
+    as ``"floor"``), then every contender against that floor.
+
+    A contender's ratio is the median of its per-round ratios: a round times everyone back to
+    back, so pairing within rounds cancels what the machine did to all of them at once."""
     raw = times.pop("raw httpx")
-    rows.append(Row(group, "raw httpx", raw, unit))
+    rows.append(Row(group, "raw httpx", statistics.median(raw), unit))
+    floor = raw
     if "floor" in times:
-        rows.append(Row(group, floor_name, raw + times.pop("floor"), unit))
+        floor = [r + f for r, f in zip(raw, times.pop("floor"), strict=True)]
+        rows.append(Row(group, floor_name, statistics.median(floor), unit))
     else:
         floor_name = "raw httpx"
     for name, seconds in times.items():
-        rows.append(Row(group, name, seconds, unit, floor=floor_name))
+        ratio = statistics.median(t / f for t, f in zip(seconds, floor, strict=True))
+        rows.append(Row(group, name, statistics.median(seconds), unit, floor_name, ratio=ratio))
 
 
 def lc_burst(contenders: dict[str, Any], raw, floor_model, s: Settings, rows: list[Row]) -> None:
@@ -323,7 +331,7 @@ def lc_burst(contenders: dict[str, Any], raw, floor_model, s: Settings, rows: li
 
         return run
 
-    times = amedians(
+    times = atimed_rounds(
         {"raw httpx": burst(raw.acall), "floor": burst(lambda: floor_model.ainvoke("hi"))}
         | {name: burst(lambda m=m: m.ainvoke("hi")) for name, m in contenders.items()},
         s.rounds,
@@ -355,7 +363,7 @@ def lc_streams(chunks: int, contenders: dict, raw, floor: Any, s: Settings, rows
     n = max(1, s.streams // (chunks // 200))
     model_name, per = f"chunks-{chunks}", n * chunks
     models = {name: _with_model(name, model, model_name) for name, model in contenders.items()}
-    sync = medians(
+    sync = timed_rounds(
         {
             "raw httpx": lambda: [raw.stream(model_name) for _ in range(n)],
             "floor": lambda: _drain(floor, n),
@@ -365,7 +373,7 @@ def lc_streams(chunks: int, contenders: dict, raw, floor: Any, s: Settings, rows
         per,
     )
     _floored(rows, f"stream {chunks} chunks (sync)", "LangChain floor", sync, "per chunk")
-    asyn = amedians(
+    asyn = atimed_rounds(
         {
             "raw httpx": lambda: _adrain(raw.astream, model_name, n),
             "floor": lambda: _adrain_model(floor, n),
@@ -421,17 +429,17 @@ def run_embeddings(base: str, s: Settings, rows: list[Row]) -> None:
         li = OpenAIEmbedding(model="text-embedding-3-small", api_base=base + "/v1", api_key=KEY)
         contenders["LlamaIndex OpenAIEmbedding"] = _LlamaEmbed(li)
     rounds = max(1, s.rounds // 2)
-    sync = medians(
+    sync = timed_rounds(
         {name: (lambda m=m: m.embed_documents(texts)) for name, m in contenders.items()}, rounds, 1
     )
-    asyn = amedians(
+    asyn = atimed_rounds(
         {name: (lambda m=m: m.aembed_documents(texts)) for name, m in contenders.items()},
         rounds,
         1,
     )
     for name in contenders:
-        rows.append(Row(group + " (sync)", name, sync[name], "total"))
-        rows.append(Row(group + " (async)", name, asyn[name], "total"))
+        rows.append(Row(group + " (sync)", name, statistics.median(sync[name]), "total"))
+        rows.append(Row(group + " (async)", name, statistics.median(asyn[name]), "total"))
 
 
 class _LlamaEmbed:
@@ -467,7 +475,7 @@ def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
     floor = li_floor()
     n, calls = s.streams, s.calls
     chat = {name: make("gpt-4o-mini") for name, make in contenders.items()}
-    times = medians(
+    times = timed_rounds(
         {
             "raw httpx": lambda: [raw.call() for _ in range(calls)],
             "floor": lambda: [floor.chat(messages) for _ in range(calls)],
@@ -480,7 +488,7 @@ def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
     )
     _floored(rows, "LlamaIndex chat (sync)", "LlamaIndex floor", times, "per call")
     streams = {name: make("chunks-200") for name, make in contenders.items()}
-    times = medians(
+    times = timed_rounds(
         {
             "raw httpx": lambda: [raw.stream("chunks-200") for _ in range(n)],
             "floor": lambda: [list(floor.stream_chat(messages)) for _ in range(n)],
@@ -577,7 +585,7 @@ def run_imports(s: Settings, rows: list[Row]) -> None:
             else:
                 rows.append(Row("import time", name, None, "s", note="not installed"))
         times: dict[str, list[float]] = {name: [] for name in present}
-        for name in _rotations(list(present), s.imports):  # in turns, as in medians()
+        for name in _rotations(list(present), s.imports):  # in turns, as in timed_rounds()
             times[name].append(once(present[name]))
         for name, seconds in times.items():
             floor = IMPORT_FLOOR if name == "extmodels_integrations" else None
@@ -609,9 +617,10 @@ def table(rows: list[Row]) -> str:
         ours = next((r for r in members if "(ours)" in r.name), None)
         for r in members:
             floor = named.get(r.floor) if r.floor else None
-            vs_floor = (
-                f"{r.seconds / floor.seconds:.2f}x" if floor and floor.seconds and r.seconds else ""
-            )
+            ratio = r.ratio
+            if ratio is None and floor and floor.seconds and r.seconds:
+                ratio = r.seconds / floor.seconds
+            vs_floor = f"{ratio:.2f}x" if ratio is not None else ""
             vs_ours = (
                 f"{r.seconds / ours.seconds:.2f}x"
                 if ours and ours.seconds and r.seconds and r is not ours and "(ours)" not in r.name
@@ -686,7 +695,7 @@ def run_core(base: str, s: Settings, raw, rows: list[Row]) -> None:
         return ChatRequest(messages=[{"role": "user", "content": "hi"}], model=model)
 
     calls, n = s.calls, s.streams
-    times = medians(
+    times = timed_rounds(
         {
             "raw httpx": lambda: [raw.call() for _ in range(calls)],
             "ExternalClient (ours)": lambda: [client.chat(request()) for _ in range(calls)],
@@ -701,7 +710,7 @@ def run_core(base: str, s: Settings, raw, rows: list[Row]) -> None:
             for _chunk in client.stream_chat(request("chunks-200")):
                 pass
 
-    times = medians(
+    times = timed_rounds(
         {
             "raw httpx": lambda: [raw.stream("chunks-200") for _ in range(n)],
             "ExternalClient (ours)": ours_stream,
