@@ -137,8 +137,6 @@ def _plain_text_chunk(chunk: ChatChunk) -> bool:
 
 
 def _chat_chunk(chunk: ChatChunk) -> None:
-    if _plain_text_chunk(chunk):
-        return
     _head(chunk)
     for choice in chunk.choices:
         _int(choice.index, "choices.index")
