@@ -44,6 +44,9 @@ def test_benchmark_smoke_run_reports_every_case_of_ours_and_no_secret(tmp_path: 
         "| peak memory, 1 MB streamed | ChatExternal (ours) |",
         "| 5 concurrent ainvoke | ChatExternal (ours) |",
         "| embed 50 texts (async) | ExternalEmbeddings (ours) |",
+        "| LlamaIndex achat | LlamaIndex ChatExternal (ours) |",
+        "| LlamaIndex astream 2000 chunks | LlamaIndex ChatExternal (ours) |",
+        "| LlamaIndex peak memory, 1 MB streamed | LlamaIndex ChatExternal (ours) |",
         "| import time | extmodels_integrations |",
     ):
         assert row in report, row
