@@ -504,7 +504,7 @@ def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
     )
     _floored(rows, "LlamaIndex achat", "LlamaIndex floor", times, "per call")
     for chunks in (200, 2000):
-        li_streams(chunks, contenders, raw, floor_cls(chunks=chunks), s, rows)
+        li_streams(chunks, contenders, messages, raw, floor_cls(chunks=chunks), s, rows)
     for name, make in contenders.items():
         llm = make("mb-1")
         peak = _peak(lambda llm=llm: deque(llm.stream_chat(messages), maxlen=1))
@@ -512,13 +512,16 @@ def run_llama_index(base: str, s: Settings, raw, rows: list[Row]) -> None:
 
 
 def li_streams(
-    chunks: int, contenders: dict[str, Callable[[str], Any]], raw, floor: Any, s: Settings, rows
+    chunks: int,
+    contenders: dict[str, Callable[[str], Any]],
+    messages: list[Any],
+    raw,
+    floor: Any,
+    s: Settings,
+    rows: list[Row],
 ) -> None:
     """Sync and async LlamaIndex streams of ``chunks`` chunks, every response kept (as a caller
     collecting them would): raw httpx, floor, contenders."""
-    from llama_index.core.base.llms.types import ChatMessage
-
-    messages = [ChatMessage(role="user", content="hi")]
     n = max(1, s.streams // (chunks // 200))
     model_name, per = f"chunks-{chunks}", n * chunks
     llms = {name: make(model_name) for name, make in contenders.items()}
