@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from extmodels_integrations._exceptions import APIError, AuthenticationError, StreamError
-from extmodels_integrations._transport import HttpRequest, Transport
+from extmodels_integrations._transport import Transport
+from extmodels_integrations._wire import HttpRequest
 
 if TYPE_CHECKING:
     import asyncio

@@ -25,7 +25,7 @@ from extmodels_integrations._secrets import (
     decode_workspace_secret,
     workspace_secret_request,
 )
-from extmodels_integrations._transport import HttpRequest, Transport
+from extmodels_integrations._transport import Transport
 from extmodels_integrations._types import (
     CHAT,
     COMPLETIONS,
@@ -42,6 +42,7 @@ from extmodels_integrations._types import (
     Task,
     Usage,
 )
+from extmodels_integrations._wire import HttpRequest
 from extmodels_integrations.providers import build_adapter
 from extmodels_integrations.providers._base import Adapter
 from extmodels_integrations.providers.databricks import DatabricksAdapter, normalize_host

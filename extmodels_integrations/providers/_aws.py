@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from extmodels_integrations._exceptions import ConfigurationError, StreamError
-from extmodels_integrations._transport import HttpRequest, Transport
+from extmodels_integrations._transport import Transport
+from extmodels_integrations._wire import HttpRequest
 
 __all__ = [
     "BOTOCORE_HINT",

@@ -25,7 +25,6 @@ from extmodels_integrations._exceptions import (
     StreamError,
     UnsupportedParameterError,
 )
-from extmodels_integrations._transport import HttpRequest, SSEDecoder, SSEEvent, StreamDecoder
 from extmodels_integrations._types import (
     ChatChunk,
     ChatRequest,
@@ -37,6 +36,7 @@ from extmodels_integrations._types import (
     EmbeddingsResponse,
     Task,
 )
+from extmodels_integrations._wire import HttpRequest, SSEDecoder, SSEEvent, StreamDecoder
 from extmodels_integrations.providers._checks import (
     SHAPE_ERRORS,
     check_chunk,

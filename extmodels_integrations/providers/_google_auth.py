@@ -30,7 +30,8 @@ from extmodels_integrations._exceptions import (
     ConfigurationError,
     StreamError,
 )
-from extmodels_integrations._transport import HttpRequest, Transport
+from extmodels_integrations._transport import Transport
+from extmodels_integrations._wire import HttpRequest
 
 __all__ = [
     "CLOUD_PLATFORM_SCOPE",

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from extmodels_integrations._exceptions import APIError, ServerError, StreamError
-from extmodels_integrations._transport import HttpRequest, SSEEvent
 from extmodels_integrations._types import (
     ChatChoice,
     ChatChunk,
@@ -35,6 +34,7 @@ from extmodels_integrations._types import (
     Usage,
     normalize_finish_reason,
 )
+from extmodels_integrations._wire import HttpRequest, SSEEvent
 from extmodels_integrations.providers._base import (
     Adapter,
     ParsedStream,

@@ -24,7 +24,6 @@ from extmodels_integrations._auth import Auth, StaticAuth
 from extmodels_integrations._config import Ai21LabsConfig, ExternalModel
 from extmodels_integrations._exceptions import APIError, StreamError, UnsupportedParameterError
 from extmodels_integrations._secrets import SecretResolver
-from extmodels_integrations._transport import HttpRequest, SSEEvent
 from extmodels_integrations._types import (
     ChatChunk,
     ChatRequest,
@@ -36,6 +35,7 @@ from extmodels_integrations._types import (
     Task,
     Usage,
 )
+from extmodels_integrations._wire import HttpRequest, SSEEvent
 from extmodels_integrations.providers._base import (
     Adapter,
     ParsedStream,

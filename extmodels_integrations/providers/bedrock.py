@@ -45,7 +45,6 @@ from extmodels_integrations._exceptions import (
     UnsupportedParameterError,
 )
 from extmodels_integrations._secrets import SecretResolver
-from extmodels_integrations._transport import HttpRequest, SSEEvent
 from extmodels_integrations._types import (
     ChatChoice,
     ChatChunk,
@@ -65,6 +64,7 @@ from extmodels_integrations._types import (
     Usage,
     normalize_finish_reason,
 )
+from extmodels_integrations._wire import HttpRequest, SSEEvent
 from extmodels_integrations.providers import ai21labs, anthropic
 from extmodels_integrations.providers._aws import EventMessage, EventStreamDecoder, SigV4Auth
 from extmodels_integrations.providers._base import (

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 from extmodels_integrations._auth import Auth, StaticAuth
 from extmodels_integrations._secrets import SecretResolver
-from extmodels_integrations._transport import HttpRequest
 from extmodels_integrations._types import Task
+from extmodels_integrations._wire import HttpRequest
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from extmodels_integrations._auth import Auth, EntraTokenAuth, StaticAuth
 from extmodels_integrations._config import ExternalModel, OpenAiConfig
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._secrets import SecretResolver
-from extmodels_integrations._transport import HttpRequest
 from extmodels_integrations._types import ChatRequest, Task
+from extmodels_integrations._wire import HttpRequest
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
 __all__ = ["OpenAIAdapter", "build", "openai_auth"]

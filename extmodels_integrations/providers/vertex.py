@@ -33,7 +33,6 @@ from extmodels_integrations._exceptions import (
     UnsupportedParameterError,
 )
 from extmodels_integrations._secrets import SecretResolver
-from extmodels_integrations._transport import HttpRequest, SSEEvent
 from extmodels_integrations._types import (
     ChatChoice,
     ChatChunk,
@@ -52,6 +51,7 @@ from extmodels_integrations._types import (
     ToolCallDelta,
     Usage,
 )
+from extmodels_integrations._wire import HttpRequest, SSEEvent
 from extmodels_integrations.providers._base import (
     Adapter,
     ParsedStream,
