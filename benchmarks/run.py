@@ -6,7 +6,7 @@
 A loopback server (``_server.py``) runs in its own process and answers instantly, so what is
 measured is client-side cost. Each case is timed over several rounds and the median round is
 reported; ratios compare cases measured in the same run. Peers that are not installed are
-skipped and listed as such (``pip install -e ".[bench]"`` installs them).
+skipped and listed as such (``make bench`` installs them: the ``bench`` group of uv.lock).
 """
 
 from __future__ import annotations
