@@ -101,6 +101,13 @@ def recording_events() -> Iterator[RecordingHandler]:
     root.event_handlers.remove(handler)
 
 
+def event_payload(model: Any) -> dict[str, Any]:
+    """What llama-index-core puts in an event's ``model_dict``: ``to_payload()`` since 0.14.23,
+    ``to_dict()`` before it (the range starts at 0.14.15)."""
+    payload = getattr(model, "to_payload", None)
+    return dict(payload() if payload is not None else model.to_dict())
+
+
 def _user(text: str) -> list[ChatMessage]:
     return [ChatMessage(role=MessageRole.USER, content=text)]
 
@@ -250,7 +257,7 @@ class _LLMSuite:
         (end,) = events.of(LLMChatEndEvent)
         assert end.response.message.content == response.message.content
         (start,) = events.of(LLMChatStartEvent)
-        assert start.model_dict["model_name"] == llm.metadata.model_name
+        assert start.model_dict == event_payload(llm)
 
     def test_stream_chat_events(self, llm: LLM, events: RecordingHandler) -> None:
         responses = list(llm.stream_chat(_user(QUESTION)))

@@ -12,6 +12,7 @@ import pytest
 
 from extmodels_integrations import ConfigurationError
 from extmodels_integrations.llama_index import ChatExternal, CompletionExternal, ExternalEmbeddings
+from tests.llama_index.standard import event_payload
 from tests.support.openai_server import OpenAIStubServer
 
 CANARY = "sk-canary-llama-index-0123456789"
@@ -65,7 +66,7 @@ def test_round_trip_without_secrets(
     model = cls(**params)
     data = model.to_dict()
     text = model.to_json()
-    for shown in (text, repr(data), repr(model), str(model), repr(model.to_payload())):
+    for shown in (text, repr(data), repr(model), str(model), repr(event_payload(model))):
         assert CANARY not in shown
     assert json.loads(text)["class_name"] == cls.class_name()
     for name in ENV:

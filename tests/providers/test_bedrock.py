@@ -12,6 +12,7 @@ import hmac
 import json
 import struct
 import sys
+import types
 import uuid
 import zlib
 from typing import Any
@@ -205,11 +206,29 @@ def reference_sigv4(
     )
 
 
-@pytest.fixture
-def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+def _freeze_sigv4_clock(monkeypatch: pytest.MonkeyPatch, when: datetime.datetime) -> None:
+    """Fix the time botocore signs with: ``auth.get_current_datetime()`` in newer releases, a
+    bare ``datetime.datetime.utcnow()`` in the 1.34.0 the range starts at (patched in
+    ``botocore.auth``'s namespace only, not in the shared ``datetime`` module)."""
     import botocore.auth
 
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: FIXED)
+    if hasattr(botocore.auth, "get_current_datetime"):
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: when)
+        return
+
+    class _Clock(datetime.datetime):
+        @classmethod
+        def utcnow(cls) -> datetime.datetime:
+            return when
+
+    module = types.SimpleNamespace(**vars(datetime))
+    module.datetime = _Clock
+    monkeypatch.setattr(botocore.auth, "datetime", module)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    _freeze_sigv4_clock(monkeypatch, FIXED)
 
 
 def _auth(**kw: Any) -> SigV4Auth:
@@ -249,11 +268,7 @@ def test_signature_matches_the_aws_post_vanilla_test_vector(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``post-vanilla`` of the AWS Signature Version 4 test suite."""
-    import botocore.auth
-
-    monkeypatch.setattr(
-        botocore.auth, "get_current_datetime", lambda: datetime.datetime(2015, 8, 30, 12, 36)
-    )
+    _freeze_sigv4_clock(monkeypatch, datetime.datetime(2015, 8, 30, 12, 36))
     auth = _auth(
         key_id="AKIDEXAMPLE",
         secret="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
