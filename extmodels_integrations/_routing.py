@@ -20,13 +20,22 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from . import _control
+from ._control import asleep
 from ._endpoint_config import EndpointConfig, RateLimit
 from ._exceptions import ExternalModelError, RateLimitError
-from ._transport import asleep
 from ._types import ChatChunk, ChatResponse, CompletionChunk, CompletionResponse, EmbeddingsResponse
 
 __all__ = [
@@ -254,82 +263,77 @@ class Router(Generic[C]):
         count = len(self.entities)
         return [(first + step) % count for step in range(count)]
 
-    def _info(self, entity: Entity[C], failed: list[str]) -> dict[str, Any]:
-        return {
+    def _attempt(self, order: list[int], attempt: int) -> tuple[Entity[C], dict[str, Any]]:
+        """The entity of attempt ``attempt`` and what results are tagged with: the entities
+        tried before it failed with an error another entity might not have."""
+        entity = self.entities[order[attempt]]
+        failed = [self.entities[i].name for i in order[:attempt]]
+        info = {
             "endpoint": self.endpoint,
             "served_entity": entity.name,
             "served_entity_provider": entity.provider,
             "fallback": bool(failed),
-            "failed": list(failed),
+            "failed": failed,
         }
-
-    def _hand_over(self, error: ExternalModelError, step: int, order: list[int]) -> bool:
-        return error.retryable and step < len(order) - 1
+        return entity, info
 
     def call(self, send: Callable[[C], R]) -> R:
         """One call through the limits, the split and the fallbacks."""
         self.limits.acquire()
-        order, failed = self._order(), list[str]()
-        for step, index in enumerate(order):
-            entity = self.entities[index]
-            try:
-                result = send(entity.client)
-            except ExternalModelError as error:
-                if not self._hand_over(error, step, order):
-                    raise
-                failed.append(entity.name)
-                continue
-            return _tagged(result, self._info(entity, failed))  # type: ignore[no-any-return]
-        raise AssertionError("unreachable: the last entity's error is raised")
+        order = self._order()
+
+        def once(attempt: int) -> R:
+            entity, info = self._attempt(order, attempt)
+            return _tagged(send(entity.client), info)  # type: ignore[no-any-return]
+
+        return _control.call(_HandOver(len(order)), once, _control.no_wait)
 
     async def acall(self, send: Callable[[C], Awaitable[R]]) -> R:
         """Async twin of :meth:`call`."""
         await self.limits.aacquire()
-        order, failed = self._order(), list[str]()
-        for step, index in enumerate(order):
-            entity = self.entities[index]
-            try:
-                result = await send(entity.client)
-            except ExternalModelError as error:
-                if not self._hand_over(error, step, order):
-                    raise
-                failed.append(entity.name)
-                continue
-            return _tagged(result, self._info(entity, failed))  # type: ignore[no-any-return]
-        raise AssertionError("unreachable: the last entity's error is raised")
+        order = self._order()
+
+        async def once(attempt: int) -> R:
+            entity, info = self._attempt(order, attempt)
+            return _tagged(await send(entity.client), info)  # type: ignore[no-any-return]
+
+        return await _control.acall(_HandOver(len(order)), once, _control.ano_wait)
 
     def stream(self, open_stream: Callable[[C], Iterator[R]]) -> Iterator[R]:
         """Stream from the chosen entity; fall back only while nothing has been yielded."""
         self.limits.acquire()
-        order, failed = self._order(), list[str]()
-        for step, index in enumerate(order):
-            entity = self.entities[index]
-            info = self._info(entity, failed)
-            started = False
-            try:
-                for chunk in open_stream(entity.client):
-                    started = True
-                    yield _tagged(chunk, info)
-                return
-            except ExternalModelError as error:
-                if started or not self._hand_over(error, step, order):
-                    raise
-                failed.append(entity.name)
+        order = self._order()
+
+        def once(attempt: int) -> Generator[R, None, None]:
+            entity, info = self._attempt(order, attempt)
+            for chunk in open_stream(entity.client):
+                yield _tagged(chunk, info)
+
+        yield from _control.stream(_HandOver(len(order)), once, _control.no_wait)
 
     async def astream(self, open_stream: Callable[[C], AsyncIterator[R]]) -> AsyncIterator[R]:
         """Async twin of :meth:`stream`."""
         await self.limits.aacquire()
-        order, failed = self._order(), list[str]()
-        for step, index in enumerate(order):
-            entity = self.entities[index]
-            info = self._info(entity, failed)
-            started = False
-            try:
-                async for chunk in open_stream(entity.client):
-                    started = True
-                    yield _tagged(chunk, info)
-                return
-            except ExternalModelError as error:
-                if started or not self._hand_over(error, step, order):
-                    raise
-                failed.append(entity.name)
+        order = self._order()
+
+        async def once(attempt: int) -> AsyncGenerator[R, None]:
+            entity, info = self._attempt(order, attempt)
+            async for chunk in open_stream(entity.client):
+                yield _tagged(chunk, info)
+
+        async for chunk in _control.astream(_HandOver(len(order)), once, _control.ano_wait):
+            yield chunk
+
+
+class _HandOver:
+    """The fallback policy: an error another served entity might not have (a retryable one:
+    5xx, 429, connection and timeout errors) moves the call to the next entity in the order,
+    at once; the last entity's error is raised."""
+
+    __slots__ = ("_count",)
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def delay(self, attempt: int, error: ExternalModelError) -> float | None:
+        return 0.0 if error.retryable and attempt < self._count - 1 else None

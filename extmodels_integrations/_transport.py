@@ -1,34 +1,28 @@
-"""The only module that imports httpx: clients, timeouts, retries and stream decoding.
+"""The only module that imports httpx: clients, timeouts, and the I/O drivers of a call.
 
 Retries are bounded, use exponential backoff with jitter, honor ``Retry-After`` /
 ``retry-after-ms`` / ``x-should-retry``, and never replay a stream that already yielded
-anything. Streams also get a stall timeout: httpx's read timeout only notices silence, while a
-server that keeps sending keep-alive comments but no data would otherwise hang a caller forever.
+anything: the loop and its policy live in :mod:`~extmodels_integrations._control`, what is
+done with the bytes in :mod:`~extmodels_integrations._reading`. Streams also get a stall
+timeout: httpx's read timeout only notices silence, while a server that keeps sending
+keep-alive comments but no data would otherwise hang a caller forever.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import json
-import math
-import random
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from extmodels_integrations._exceptions import (
-    APIError,
-    ConnectionError,
-    ExternalModelError,
-    StreamError,
-    TimeoutError,
-)
+from extmodels_integrations import _control
+from extmodels_integrations._control import RetryPolicy, asleep, retry_after_seconds
+from extmodels_integrations._exceptions import ConnectionError, TimeoutError
+from extmodels_integrations._reading import StreamReader, decode_json, status_error
 from extmodels_integrations._wire import (
     ErrorMapper,
     HttpRequest,
@@ -53,117 +47,6 @@ __all__ = [
 ]
 
 E = TypeVar("E")
-
-
-async def asleep(seconds: float) -> None:
-    """``asyncio.sleep``, imported when first awaited: importing the core does not load
-    asyncio (about 20 ms) for callers that never go async."""
-    import asyncio  # here: async code runs only once asyncio is loaded
-
-    await asyncio.sleep(seconds)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The delay a server asks for, from ``retry-after-ms`` or ``retry-after`` (seconds or date)."""
-    ms = _seconds(headers.get("retry-after-ms"))
-    if ms is not None:
-        return ms / 1000.0
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    seconds = _seconds(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        number = float(value) if value else None
-    except ValueError:
-        return None
-    # float() accepts "nan" and "inf"; neither is a delay.
-    return max(number, 0.0) if number is not None and math.isfinite(number) else None
-
-
-@dataclass(slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff with jitter; a server's advice wins when it is reasonable."""
-
-    max_retries: int = 2
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-    max_retry_after: float = 60.0
-
-    def delay(self, attempt: int, error: ExternalModelError) -> float | None:
-        """Seconds to wait before retry number ``attempt + 1``, or ``None`` to give up."""
-        if attempt >= self.max_retries or not error.retryable:
-            return None
-        advised = error.retry_after if isinstance(error, APIError) else None
-        if advised is not None:
-            # Waiting minutes inside a call hangs the caller; surface the error instead.
-            return advised if advised <= self.max_retry_after else None
-        backoff: float = min(self.initial_delay * 2**attempt, self.max_delay)
-        return backoff * (0.75 + random.random() * 0.25)
-
-
-def _status_error(
-    status: int, headers: Mapping[str, str], body: bytes, map_error: ErrorMapper
-) -> APIError:
-    error = map_error(status, headers, body)
-    if error.retry_after is None:
-        error.retry_after = retry_after_seconds(headers)
-    should_retry = headers.get("x-should-retry")
-    if should_retry in ("true", "false"):
-        error.retryable = should_retry == "true"
-    return error
-
-
-def _decode_json(body: bytes, provider: str | None) -> Any:
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise StreamError(
-            f"response is not valid UTF-8 (byte {exc.start}: {exc.reason})", provider=provider
-        ) from None
-    except ValueError:
-        snippet = body[:200].decode("utf-8", "replace")
-        raise StreamError(f"response is not valid JSON: {snippet!r}", provider=provider) from None
-
-
-# Content types of the streams we decode; anything else that fails to decode is explained by
-# what the server actually sent (a proxy's HTML page, a JSON error with status 200...).
-_STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream")
-
-
-class _Sniff:
-    """Keeps the first bytes of a stream, to explain a stream that was not one."""
-
-    __slots__ = ("_headers", "head")
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._headers = headers
-        self.head = b""
-
-    def see(self, raw: bytes) -> None:
-        if len(self.head) < 200:
-            self.head += raw[: 200 - len(self.head)]
-
-    def explain(self, error: StreamError) -> StreamError:
-        """``error``, or the reason it happened when the body was not a stream at all."""
-        kind = self._headers.get("content-type", "")
-        if kind.split(";")[0].strip().lower() in _STREAM_TYPES:
-            return error
-        snippet = self.head.decode("utf-8", "replace")
-        return StreamError(
-            f"expected a stream but the server answered with content-type {kind or 'none'!r}: "
-            f"{snippet!r}",
-            provider=error.provider,
-        )
 
 
 class Transport:
@@ -251,63 +134,32 @@ class Transport:
 
     def send_json(self, request: HttpRequest, map_error: ErrorMapper) -> tuple[Any, httpx.Headers]:
         """Send ``request`` with retries and return the decoded JSON body and headers."""
-        attempt = 0
-        while True:
-            try:
-                response = self._send(self.client, request)
-                if response.status_code >= 400:
-                    raise _status_error(
-                        response.status_code, response.headers, response.content, map_error
-                    )
-                return _decode_json(response.content, self.provider), response.headers
-            except ExternalModelError as error:
-                wait = self.retry.delay(attempt, error)
-                if wait is None:
-                    raise
-                self.sleep(wait)
-                attempt += 1
+        return _control.call(self.retry, lambda _: self._json(request, map_error), self.sleep)
 
     async def asend_json(
         self, request: HttpRequest, map_error: ErrorMapper
     ) -> tuple[Any, httpx.Headers]:
         """Async twin of :meth:`send_json`."""
-        attempt = 0
-        while True:
-            try:
-                response = await self._asend(self.async_client, request)
-                if response.status_code >= 400:
-                    raise _status_error(
-                        response.status_code, response.headers, response.content, map_error
-                    )
-                return _decode_json(response.content, self.provider), response.headers
-            except ExternalModelError as error:
-                wait = self.retry.delay(attempt, error)
-                if wait is None:
-                    raise
-                await self.asleep(wait)
-                attempt += 1
+        return await _control.acall(
+            self.retry, lambda _: self._ajson(request, map_error), self.asleep
+        )
 
-    def _send(self, client: httpx.Client, request: HttpRequest) -> httpx.Response:
+    def _json(self, request: HttpRequest, map_error: ErrorMapper) -> tuple[Any, httpx.Headers]:
         with self._translate(stream=False):
-            return client.request(
-                request.method,
-                request.url,
-                json=request.json if request.content is None else None,
-                content=request.content,
-                headers=request.headers,
-                params=request.params,
-            )
+            response = self.client.request(**_arguments(request))
+        return self._body(response, map_error), response.headers
 
-    async def _asend(self, client: httpx.AsyncClient, request: HttpRequest) -> httpx.Response:
+    async def _ajson(
+        self, request: HttpRequest, map_error: ErrorMapper
+    ) -> tuple[Any, httpx.Headers]:
         with self._translate(stream=False):
-            return await client.request(
-                request.method,
-                request.url,
-                json=request.json if request.content is None else None,
-                content=request.content,
-                headers=request.headers,
-                params=request.params,
-            )
+            response = await self.async_client.request(**_arguments(request))
+        return self._body(response, map_error), response.headers
+
+    def _body(self, response: httpx.Response, map_error: ErrorMapper) -> Any:
+        if response.status_code >= 400:
+            raise status_error(response.status_code, response.headers, response.content, map_error)
+        return decode_json(response.content, self.provider)
 
     # -- streams -----------------------------------------------------------------------------
 
@@ -321,105 +173,64 @@ class Transport:
         has been yielded. One generator step per read rather than per event: every layer
         above iterates the list, and a step costs more than the loop (measured on 200- and
         2,000-chunk streams, most visibly through async generators)."""
-        attempt = 0
-        while True:
-            yielded = False
-            try:
-                with (
-                    self._translate(stream=True),
-                    self.client.stream(
-                        request.method,
-                        request.url,
-                        json=request.json if request.content is None else None,
-                        content=request.content,
-                        headers=request.headers,
-                        params=request.params,
-                        timeout=self._stream_timeout,
-                    ) as response,
-                ):
-                    if response.status_code >= 400:
-                        response.read()
-                        raise _status_error(
-                            response.status_code, response.headers, response.content, map_error
-                        )
-                    watch = _StallWatch(self._stall, self.provider)
-                    sniff = _Sniff(response.headers)
-                    dec = decoder()
-                    try:
-                        for raw in response.iter_bytes():
-                            sniff.see(raw)
-                            events = dec.feed(raw)
-                            watch.check(bool(events))
-                            if events:
-                                yielded = True
-                                yield events
-                        tail = dec.close()
-                    except StreamError as error:
-                        raise error if yielded else sniff.explain(error) from None
-                    if tail:
-                        yielded = True
-                        yield tail
-                return
-            except ExternalModelError as error:
-                wait = None if yielded else self.retry.delay(attempt, error)
-                if wait is None:
-                    raise
-                self.sleep(wait)
-                attempt += 1
+        return _control.stream(
+            self.retry, lambda _: self._stream(request, map_error, decoder), self.sleep
+        )
 
-    async def astream(
+    def astream(
         self,
         request: HttpRequest,
         map_error: ErrorMapper,
         decoder: Callable[[], StreamDecoder[E]],
     ) -> AsyncIterator[list[E]]:
         """Async twin of :meth:`stream`."""
-        attempt = 0
-        while True:
-            yielded = False
-            try:
-                with self._translate(stream=True):
-                    async with self.async_client.stream(
-                        request.method,
-                        request.url,
-                        json=request.json if request.content is None else None,
-                        content=request.content,
-                        headers=request.headers,
-                        params=request.params,
-                        timeout=self._stream_timeout,
-                    ) as response:
-                        if response.status_code >= 400:
-                            await response.aread()
-                            raise _status_error(
-                                response.status_code,
-                                response.headers,
-                                response.content,
-                                map_error,
-                            )
-                        watch = _StallWatch(self._stall, self.provider)
-                        sniff = _Sniff(response.headers)
-                        dec = decoder()
-                        try:
-                            async for raw in response.aiter_bytes():
-                                sniff.see(raw)
-                                events = dec.feed(raw)
-                                watch.check(bool(events))
-                                if events:
-                                    yielded = True
-                                    yield events
-                            tail = dec.close()
-                        except StreamError as error:
-                            raise error if yielded else sniff.explain(error) from None
-                        if tail:
-                            yielded = True
-                            yield tail
-                return
-            except ExternalModelError as error:
-                wait = None if yielded else self.retry.delay(attempt, error)
-                if wait is None:
-                    raise
-                await self.asleep(wait)
-                attempt += 1
+        return _control.astream(
+            self.retry, lambda _: self._astream(request, map_error, decoder), self.asleep
+        )
+
+    def _stream(
+        self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
+    ) -> Generator[list[E], None, None]:
+        arguments = _arguments(request)
+        with (
+            self._translate(stream=True),
+            self.client.stream(**arguments, timeout=self._stream_timeout) as response,
+        ):
+            if response.status_code >= 400:
+                response.read()
+                raise status_error(
+                    response.status_code, response.headers, response.content, map_error
+                )
+            reader = StreamReader(response.headers, decoder(), self._stall, self.provider)
+            for raw in response.iter_bytes():
+                events = reader.feed(raw)
+                if events:
+                    yield events
+            tail = reader.close()
+            if tail:
+                yield tail
+
+    async def _astream(
+        self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
+    ) -> AsyncGenerator[list[E], None]:
+        arguments = _arguments(request)
+        with self._translate(stream=True):
+            async with self.async_client.stream(
+                **arguments, timeout=self._stream_timeout
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise status_error(
+                        response.status_code, response.headers, response.content, map_error
+                    )
+                reader = StreamReader(response.headers, decoder(), self._stall, self.provider)
+                async for raw in response.aiter_bytes():
+                    events = reader.feed(raw)
+                    if events:
+                        yield events
+                tail = reader.close()
+                if tail:
+                    yield tail
 
     def _translate(self, *, stream: bool) -> _HttpxErrors:
         timeout = self._stream_timeout if stream else self._timeout
@@ -429,6 +240,17 @@ class Transport:
             read=timeout.read,
             read_setting="stall_timeout" if stream else "timeout",
         )
+
+
+def _arguments(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "method": request.method,
+        "url": request.url,
+        "json": request.json if request.content is None else None,
+        "content": request.content,
+        "headers": request.headers,
+        "params": request.params,
+    }
 
 
 class _LoopClient:
@@ -464,29 +286,6 @@ class _LoopClient:
         finally:
             self.closed = True
             await self.client.aclose()
-
-
-class _StallWatch:
-    """Raises when bytes keep arriving but no event completes for longer than the limit."""
-
-    __slots__ = ("_last", "_limit", "_provider")
-
-    def __init__(self, limit: float | None, provider: str | None) -> None:
-        self._limit = limit
-        self._provider = provider
-        self._last = time.monotonic()
-
-    def check(self, progressed: bool) -> None:
-        if self._limit is None:
-            return
-        now = time.monotonic()
-        if progressed:
-            self._last = now
-        elif now - self._last > self._limit:
-            raise TimeoutError(
-                f"stream stalled: no data for {self._limit:g}s (stall_timeout)",
-                provider=self._provider,
-            )
 
 
 class _HttpxErrors:

@@ -33,7 +33,7 @@ from extmodels_integrations import (
     RateLimitError,
     ServerError,
     StreamError,
-    _transport,
+    _control,
 )
 from extmodels_integrations import ConnectionError as ExtConnectionError
 from extmodels_integrations import TimeoutError as ExtTimeoutError
@@ -210,7 +210,7 @@ NOW = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
 def test_retry_after_seconds(
     monkeypatch: pytest.MonkeyPatch, headers: dict[str, str], seconds: float | None
 ) -> None:
-    monkeypatch.setattr(_transport, "time", SimpleNamespace(time=lambda: NOW))
+    monkeypatch.setattr(_control, "time", SimpleNamespace(time=lambda: NOW))
     assert retry_after_seconds(headers) == seconds
 
 
