@@ -1,30 +1,24 @@
 """``ExternalClient``: the framework-free client every LangChain and LlamaIndex class sits on.
 
-It picks the target (a serving endpoint, or an ``external_model`` block called directly),
-resolves secrets once, and offers the three tasks sync and async, plain and streaming. Every
-pure step (building requests, parsing, usage accounting, batching) is shared by the sync and
-async paths; only the few lines that wait on I/O differ.
+A thin facade: it checks the arguments, picks the target and hands every call to one of two
+pipelines that offer the same calls — :class:`~extmodels_integrations._direct.DirectTarget`
+(a serving endpoint, or an ``external_model`` block called directly) or
+:class:`~extmodels_integrations._routed.RoutedTarget` (an endpoint config's served entities
+behind its router) — so no method here asks which kind of target it has.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
-from extmodels_integrations._auth import StaticAuth
-from extmodels_integrations._exceptions import ConfigurationError, NotFoundError, StreamError
-from extmodels_integrations._secrets import (
-    SecretLookup,
-    SecretResolver,
-    decode_workspace_secret,
-    workspace_secret_request,
-)
+from extmodels_integrations._direct import DirectTarget
+from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._secrets import SecretLookup
 from extmodels_integrations._transport import Transport
 from extmodels_integrations._types import (
     CHAT,
@@ -33,30 +27,24 @@ from extmodels_integrations._types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
-    CompletionChoice,
     CompletionChunk,
     CompletionRequest,
     CompletionResponse,
-    EmbeddingsRequest,
     EmbeddingsResponse,
     Task,
-    Usage,
 )
-from extmodels_integrations._wire import HttpRequest
-from extmodels_integrations.providers import build_adapter
 from extmodels_integrations.providers._base import Adapter
-from extmodels_integrations.providers.databricks import DatabricksAdapter, normalize_host
+from extmodels_integrations.providers.databricks import normalize_host
 
 if TYPE_CHECKING:
     # Loaded when a client is given external_model= or endpoint_config=: a serving endpoint
     # needs neither, and their pydantic models are most of the core's own import time.
     from extmodels_integrations._config import ExternalModel
     from extmodels_integrations._endpoint_config import EndpointConfig, EndpointConfigSource
+    from extmodels_integrations._routed import RoutedTarget
     from extmodels_integrations._routing import RateLimitBehavior, Router
 
 __all__ = ["ExternalClient"]
-
-_C = TypeVar("_C", ChatChunk, CompletionChunk)
 
 _TASK_CLASSES = {
     CHAT: "ChatExternal",
@@ -108,83 +96,63 @@ class ExternalClient:
         rate_limit_behavior: RateLimitBehavior = "wait",
         rate_limit_user: str | None = None,
     ) -> None:
-        if sum(t is not None for t in (endpoint, external_model, endpoint_config)) != 1:
-            raise ConfigurationError(
-                "give exactly one target: endpoint='<serving endpoint name>', "
-                "external_model={...} (an external_model block) or endpoint_config=... "
-                "(a serving-endpoint create body, or a path to one)"
-            )
-        if max_concurrency < 1:
-            raise ConfigurationError("max_concurrency must be at least 1")
+        _check_arguments(endpoint, external_model, endpoint_config, max_concurrency)
         if rate_limit_behavior not in ("wait", "raise"):
             raise ConfigurationError(
                 f"rate_limit_behavior={rate_limit_behavior!r}: use 'wait' or 'raise'"
             )
         self.endpoint = endpoint
-        self.external_model: ExternalModel | None = None
-        if external_model is not None:
-            from extmodels_integrations._config import parse_external_model
-
-            self.external_model = parse_external_model(external_model)
-        self.endpoint_config: EndpointConfig | None = None
-        if endpoint_config is not None:
-            from extmodels_integrations._endpoint_config import load_endpoint_config
-
-            self.endpoint_config = load_endpoint_config(endpoint_config)
+        self.external_model = _external_model(external_model)
+        self.endpoint_config = _endpoint_config(endpoint_config)
         self._host = host or os.environ.get("DATABRICKS_HOST")
         raw_token = token if token is not None else os.environ.get("DATABRICKS_TOKEN")
         self._token = SecretStr(raw_token) if isinstance(raw_token, str) else raw_token
-        if endpoint is not None and not self._host:
-            raise ConfigurationError(
-                "host: no workspace host for endpoint "
-                f"'{endpoint}': pass host='https://<workspace>' or set DATABRICKS_HOST"
-            )
-        if endpoint is not None and self._token is None:
-            raise ConfigurationError(
-                f"token: no token for endpoint '{endpoint}': pass token=... or set DATABRICKS_TOKEN"
-            )
         self.max_concurrency = max_concurrency
-        self._stream_usage = stream_usage
-        self._secret_resolver = secret_resolver
-        self.transport = Transport(
-            provider=self.provider,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            stall_timeout=stall_timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            http_async_client=http_async_client,
-        )
-        self._built: Adapter | None = None
-        self._build_lock = threading.Lock()
-        self.router: Router[ExternalClient] | None = None
-        if self.endpoint_config is not None:
-            entity_options: dict[str, Any] = {
-                "host": host,
-                "token": token,
-                "timeout": timeout,
-                "connect_timeout": connect_timeout,
-                "stall_timeout": stall_timeout,
-                "max_retries": max_retries,
-                "stream_usage": stream_usage,
-                "max_concurrency": max_concurrency,
-                "secret_resolver": secret_resolver,
-                "http_client": http_client,
-                "http_async_client": http_async_client,
-            }
-            from extmodels_integrations._routing import Router
-
-            self.router = Router(
+        transport = {
+            "timeout": timeout,
+            "connect_timeout": connect_timeout,
+            "stall_timeout": stall_timeout,
+            "max_retries": max_retries,
+            "http_client": http_client,
+            "http_async_client": http_async_client,
+        }
+        shared = {"stream_usage": stream_usage, "max_concurrency": max_concurrency}
+        self._target: DirectTarget | RoutedTarget
+        if self.endpoint_config is None:
+            self._target = self._direct(transport, shared, secret_resolver)
+        else:
+            entity = {**transport, **shared, "host": host, "token": token}
+            self._target = _routed(
                 self.endpoint_config,
-                [
-                    ExternalClient(external_model=e.external_model, **entity_options)
-                    for e in self.endpoint_config.served_entities
-                ],
+                {**entity, "secret_resolver": secret_resolver},
                 seed=routing_seed,
                 fallbacks=fallbacks,
                 rate_limit_behavior=rate_limit_behavior,
                 rate_limit_user=rate_limit_user,
             )
+
+    def _direct(
+        self, transport: dict[str, Any], shared: dict[str, Any], resolver: SecretLookup | None
+    ) -> DirectTarget:
+        if self.endpoint is not None and not self._host:
+            raise ConfigurationError(
+                "host: no workspace host for endpoint "
+                f"'{self.endpoint}': pass host='https://<workspace>' or set DATABRICKS_HOST"
+            )
+        if self.endpoint is not None and self._token is None:
+            raise ConfigurationError(
+                f"token: no token for endpoint '{self.endpoint}': pass token=... or set "
+                "DATABRICKS_TOKEN"
+            )
+        return DirectTarget(
+            transport=Transport(provider=self.provider, **transport),
+            external_model=self.external_model,
+            endpoint=self.endpoint,
+            host=self._host,
+            token=self._token,
+            secret_resolver=resolver,
+            **shared,
+        )
 
     # -- description -------------------------------------------------------------------------
 
@@ -239,126 +207,50 @@ class ExternalClient:
     def __repr__(self) -> str:
         return f"ExternalClient(provider={self.provider!r}, model={self.model_name!r})"
 
-    # -- target ------------------------------------------------------------------------------
+    # -- the pipelines -----------------------------------------------------------------------
+
+    @property
+    def router(self) -> Router[ExternalClient] | None:
+        """The router of an endpoint config (``None`` for a single target)."""
+        return None if isinstance(self._target, DirectTarget) else self._target.router
+
+    @property
+    def transport(self) -> Transport:
+        """The HTTP transport of a single target (its timeouts, retries and httpx clients)."""
+        if not isinstance(self._target, DirectTarget):
+            raise AttributeError(
+                "an endpoint-config client has one transport per served entity: "
+                "use client.router.entities[i].client.transport"
+            )
+        return self._target.transport
 
     def _adapter(self) -> Adapter:
-        if self._built is None:
-            with self._build_lock:
-                if self._built is None:
-                    self._built = self._build()
-        return self._built
-
-    async def _aadapter(self) -> Adapter:
-        if self._built is not None:
-            return self._built
-        import asyncio  # here: async code runs only once asyncio is loaded
-
-        # Resolving secrets may call the workspace API: keep it off the event loop.
-        return await asyncio.to_thread(self._adapter)
-
-    def _build(self) -> Adapter:
-        if self.external_model is None:
-            assert self.endpoint is not None and self._host and self._token is not None
-            return DatabricksAdapter(
-                host=self._host,
-                endpoint=self.endpoint,
-                auth=StaticAuth({"Authorization": ("Bearer ", self._token)}),
-                stream_usage=self._stream_usage,
-            )
-        resolver = SecretResolver(self._secret_resolver, workspace_fetch=self._workspace_fetch())
-        return build_adapter(self.external_model, resolver, stream_usage=self._stream_usage)
-
-    def _workspace_fetch(self) -> Callable[[str, str], str | None] | None:
-        if not self._host or self._token is None:
-            return None
-        host = normalize_host(self._host)
-        workspace = DatabricksAdapter(
-            host=host, endpoint="", auth=StaticAuth({"Authorization": ("Bearer ", self._token)})
-        )
-
-        def fetch(scope: str, key: str) -> str | None:
-            url, params = workspace_secret_request(host, scope, key)
-            request = HttpRequest(url=url, method="GET", params=params)
-            try:
-                data, _ = self.transport.send_json(
-                    self._prepare(workspace, request), workspace.error
-                )
-            except NotFoundError:
-                return None
-            return decode_workspace_secret(data)
-
-        return fetch
-
-    def _prepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
-        request.headers.update(adapter.auth.headers(self.transport, request))
-        return request
-
-    async def _aprepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
-        request.headers.update(await adapter.auth.aheaders(self.transport, request))
-        return request
+        # The provider adapter of a single target, built (and its secrets resolved) on first use.
+        if not isinstance(self._target, DirectTarget):
+            raise AttributeError("an endpoint-config client has one adapter per served entity")
+        return self._target.adapter()
 
     # -- chat --------------------------------------------------------------------------------
 
     def chat(self, request: ChatRequest | None = None, **fields: Any) -> ChatResponse:
         """One chat completion. Pass a :class:`ChatRequest` or its fields as keywords."""
-        request = _request(ChatRequest, request, fields)
-        self.check_task(CHAT)
-        if self.router is not None:
-            return self.router.call(lambda c: c.chat(request))
-        adapter = self._adapter()
-        http = self._prepare(adapter, adapter.chat_request(request, stream=False))
-        data, headers = self.transport.send_json(http, adapter.error)
-        return _named(adapter.parse_chat(data, headers), request.model or adapter.model)
+        return self._target.chat(self._checked(CHAT, _request(ChatRequest, request, fields)))
 
     async def achat(self, request: ChatRequest | None = None, **fields: Any) -> ChatResponse:
         """Async twin of :meth:`chat`."""
-        request = _request(ChatRequest, request, fields)
-        self.check_task(CHAT)
-        if self.router is not None:
-            return await self.router.acall(lambda c: c.achat(request))
-        adapter = await self._aadapter()
-        http = await self._aprepare(adapter, adapter.chat_request(request, stream=False))
-        data, headers = await self.transport.asend_json(http, adapter.error)
-        return _named(adapter.parse_chat(data, headers), request.model or adapter.model)
+        checked = self._checked(CHAT, _request(ChatRequest, request, fields))
+        return await self._target.achat(checked)
 
     def stream_chat(self, request: ChatRequest | None = None, **fields: Any) -> Iterator[ChatChunk]:
         """Stream chat chunks; exactly the last chunk carries usage (when the target reports it)."""
-        request = _request(ChatRequest, request, fields)
-        self.check_task(CHAT)
-        if self.router is not None:
-            yield from self.router.stream(lambda c: c.stream_chat(request))
-            return
-        adapter = self._adapter()
-        http = self._prepare(adapter, adapter.chat_request(request, stream=True))
-        usage = _UsageOnce(request.model or adapter.model)
-        for chunks in self.transport.stream(http, adapter.error, adapter.chat_stream):
-            for chunk in chunks:
-                if usage.take(chunk):
-                    yield chunk
-        final = usage.final(ChatChunk)
-        if final is not None:
-            yield final
+        return self._target.stream_chat(self._checked(CHAT, _request(ChatRequest, request, fields)))
 
-    async def astream_chat(
+    def astream_chat(
         self, request: ChatRequest | None = None, **fields: Any
     ) -> AsyncIterator[ChatChunk]:
         """Async twin of :meth:`stream_chat`."""
-        request = _request(ChatRequest, request, fields)
-        self.check_task(CHAT)
-        if self.router is not None:
-            async for routed in self.router.astream(lambda c: c.astream_chat(request)):
-                yield routed
-            return
-        adapter = await self._aadapter()
-        http = await self._aprepare(adapter, adapter.chat_request(request, stream=True))
-        usage = _UsageOnce(request.model or adapter.model)
-        async for chunks in self.transport.astream(http, adapter.error, adapter.chat_stream):
-            for chunk in chunks:
-                if usage.take(chunk):
-                    yield chunk
-        final = usage.final(ChatChunk)
-        if final is not None:
-            yield final
+        checked = self._checked(CHAT, _request(ChatRequest, request, fields))
+        return self._target.astream_chat(checked)
 
     # -- completions -------------------------------------------------------------------------
 
@@ -366,93 +258,36 @@ class ExternalClient:
         self, request: CompletionRequest | None = None, **fields: Any
     ) -> CompletionResponse:
         """One completions call. Pass a :class:`CompletionRequest` or its fields as keywords."""
-        request = _request(CompletionRequest, request, fields)
-        self.check_task(COMPLETIONS)
-        if self.router is not None:
-            return self.router.call(lambda c: c.complete(request))
-        adapter = self._adapter()
-        parts = [self._complete_one(adapter, r) for r in _by_prompts(request, adapter)]
-        return _named(_merged(parts, request.n or 1), request.model or adapter.model)
-
-    def _complete_one(self, adapter: Adapter, request: CompletionRequest) -> CompletionResponse:
-        http = self._prepare(adapter, adapter.completion_request(request, stream=False))
-        data, headers = self.transport.send_json(http, adapter.error)
-        return adapter.parse_completion(data, headers)
+        checked = self._checked(COMPLETIONS, _request(CompletionRequest, request, fields))
+        return self._target.complete(checked)
 
     async def acomplete(
         self, request: CompletionRequest | None = None, **fields: Any
     ) -> CompletionResponse:
         """Async twin of :meth:`complete`."""
-        request = _request(CompletionRequest, request, fields)
-        self.check_task(COMPLETIONS)
-        if self.router is not None:
-            return await self.router.acall(lambda c: c.acomplete(request))
-        import asyncio  # here: async code runs only once asyncio is loaded
-
-        adapter = await self._aadapter()
-        gate = asyncio.Semaphore(self.max_concurrency)
-
-        async def one(part: CompletionRequest) -> CompletionResponse:
-            async with gate:
-                http = await self._aprepare(adapter, adapter.completion_request(part, stream=False))
-                data, headers = await self.transport.asend_json(http, adapter.error)
-            return adapter.parse_completion(data, headers)
-
-        parts = await asyncio.gather(*(one(r) for r in _by_prompts(request, adapter)))
-        return _named(_merged(list(parts), request.n or 1), request.model or adapter.model)
+        checked = self._checked(COMPLETIONS, _request(CompletionRequest, request, fields))
+        return await self._target.acomplete(checked)
 
     def stream_complete(
         self, request: CompletionRequest | None = None, **fields: Any
     ) -> Iterator[CompletionChunk]:
         """Stream completion chunks; exactly the last chunk carries usage."""
-        request = _request(CompletionRequest, request, fields)
-        self.check_task(COMPLETIONS)
-        if self.router is not None:
-            yield from self.router.stream(lambda c: c.stream_complete(request))
-            return
-        adapter = self._adapter()
-        _one_stream(request, adapter)
-        http = self._prepare(adapter, adapter.completion_request(request, stream=True))
-        usage = _UsageOnce(request.model or adapter.model)
-        for chunks in self.transport.stream(http, adapter.error, adapter.completion_stream):
-            for chunk in chunks:
-                if usage.take(chunk):
-                    yield chunk
-        final = usage.final(CompletionChunk)
-        if final is not None:
-            yield final
+        checked = self._checked(COMPLETIONS, _request(CompletionRequest, request, fields))
+        return self._target.stream_complete(checked)
 
-    async def astream_complete(
+    def astream_complete(
         self, request: CompletionRequest | None = None, **fields: Any
     ) -> AsyncIterator[CompletionChunk]:
         """Async twin of :meth:`stream_complete`."""
-        request = _request(CompletionRequest, request, fields)
-        self.check_task(COMPLETIONS)
-        if self.router is not None:
-            async for routed in self.router.astream(lambda c: c.astream_complete(request)):
-                yield routed
-            return
-        adapter = await self._aadapter()
-        _one_stream(request, adapter)
-        http = await self._aprepare(adapter, adapter.completion_request(request, stream=True))
-        usage = _UsageOnce(request.model or adapter.model)
-        async for chunks in self.transport.astream(http, adapter.error, adapter.completion_stream):
-            for chunk in chunks:
-                if usage.take(chunk):
-                    yield chunk
-        final = usage.final(CompletionChunk)
-        if final is not None:
-            yield final
+        checked = self._checked(COMPLETIONS, _request(CompletionRequest, request, fields))
+        return self._target.astream_complete(checked)
 
     # -- embeddings --------------------------------------------------------------------------
 
     def embedding_batch_size(self, requested: int | None = None) -> int:
         """The batch size used: ``requested`` capped by the target's per-request limit (for an
         endpoint config, the smallest limit of its served entities)."""
-        if self.router is not None:
-            return min(e.client.embedding_batch_size(requested) for e in self.router.entities)
-        limit = self._adapter().embedding_batch_size
-        return min(requested, limit) if requested else limit
+        return self._target.embedding_batch_size(requested)
 
     def embed(
         self,
@@ -465,29 +300,7 @@ class ExternalClient:
     ) -> EmbeddingsResponse:
         """Embed ``texts`` in batches sized to the target's limit; order is preserved."""
         self.check_task(EMBEDDINGS)
-        if self.router is not None:
-            return self.router.call(
-                lambda c: c.embed(
-                    texts,
-                    input_kind=input_kind,
-                    batch_size=batch_size,
-                    model=model,
-                    extra_params=extra_params,
-                )
-            )
-        texts = _texts(texts)
-        if not texts:
-            return EmbeddingsResponse(
-                [], model=self.model_name, usage=Usage(), provider=self.provider
-            )
-        adapter = self._adapter()
-        parts = []
-        for batch in _batches(texts, self.embedding_batch_size(batch_size)):
-            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
-            http = self._prepare(adapter, adapter.embeddings_request(request))
-            data, headers = self.transport.send_json(http, adapter.error)
-            parts.append(_checked(adapter.parse_embeddings(data, headers), len(batch)))
-        return _joined(parts, model or adapter.model, self)
+        return self._target.embed(texts, input_kind, batch_size, model, extra_params)
 
     async def aembed(
         self,
@@ -500,50 +313,21 @@ class ExternalClient:
     ) -> EmbeddingsResponse:
         """Async twin of :meth:`embed`; batches go out concurrently (``max_concurrency``)."""
         self.check_task(EMBEDDINGS)
-        if self.router is not None:
-            return await self.router.acall(
-                lambda c: c.aembed(
-                    texts,
-                    input_kind=input_kind,
-                    batch_size=batch_size,
-                    model=model,
-                    extra_params=extra_params,
-                )
-            )
-        texts = _texts(texts)
-        if not texts:
-            return EmbeddingsResponse(
-                [], model=self.model_name, usage=Usage(), provider=self.provider
-            )
-        import asyncio  # here: async code runs only once asyncio is loaded
+        return await self._target.aembed(texts, input_kind, batch_size, model, extra_params)
 
-        adapter = await self._aadapter()
-        gate = asyncio.Semaphore(self.max_concurrency)
-
-        async def one(batch: list[str]) -> EmbeddingsResponse:
-            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
-            async with gate:
-                http = await self._aprepare(adapter, adapter.embeddings_request(request))
-                data, headers = await self.transport.asend_json(http, adapter.error)
-            return _checked(adapter.parse_embeddings(data, headers), len(batch))
-
-        batches = _batches(texts, self.embedding_batch_size(batch_size))
-        parts = await asyncio.gather(*(one(b) for b in batches))
-        return _joined(list(parts), model or adapter.model, self)
+    def _checked(self, task: Task, request: _R) -> _R:
+        self.check_task(task)
+        return request
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the HTTP clients this object created."""
-        for entity in self.router.entities if self.router is not None else ():
-            entity.client.close()
-        self.transport.close()
+        self._target.close()
 
     async def aclose(self) -> None:
         """Close the HTTP clients this object created, from async code."""
-        for entity in self.router.entities if self.router is not None else ():
-            await entity.client.aclose()
-        await self.transport.aclose()
+        await self._target.aclose()
 
     def __enter__(self) -> ExternalClient:
         return self
@@ -558,6 +342,47 @@ class ExternalClient:
         await self.aclose()
 
 
+def _check_arguments(
+    endpoint: str | None, external_model: object, endpoint_config: object, max_concurrency: int
+) -> None:
+    if sum(t is not None for t in (endpoint, external_model, endpoint_config)) != 1:
+        raise ConfigurationError(
+            "give exactly one target: endpoint='<serving endpoint name>', "
+            "external_model={...} (an external_model block) or endpoint_config=... "
+            "(a serving-endpoint create body, or a path to one)"
+        )
+    if max_concurrency < 1:
+        raise ConfigurationError("max_concurrency must be at least 1")
+
+
+def _external_model(block: Mapping[str, Any] | ExternalModel | None) -> ExternalModel | None:
+    if block is None:
+        return None
+    from extmodels_integrations._config import parse_external_model
+
+    return parse_external_model(block)
+
+
+def _endpoint_config(source: EndpointConfigSource | None) -> EndpointConfig | None:
+    if source is None:
+        return None
+    from extmodels_integrations._endpoint_config import load_endpoint_config
+
+    return load_endpoint_config(source)
+
+
+def _routed(config: EndpointConfig, entity_options: dict[str, Any], **routing: Any) -> RoutedTarget:
+    """One direct client per served entity behind the config's router."""
+    from extmodels_integrations._routed import RoutedTarget
+    from extmodels_integrations._routing import Router
+
+    clients = [
+        ExternalClient(external_model=e.external_model, **entity_options)
+        for e in config.served_entities
+    ]
+    return RoutedTarget(Router(config, clients, **routing))
+
+
 _R = TypeVar("_R", ChatRequest, CompletionRequest)
 
 
@@ -567,128 +392,3 @@ def _request(cls: type[_R], request: _R | None, fields: dict[str, Any]) -> _R:
     if fields:
         raise TypeError("pass either a request object or keyword fields, not both")
     return request
-
-
-class _UsageOnce:
-    """Holds back usage from every chunk and reports it once, on a final usage-only chunk.
-
-    Targets differ: OpenAI sends one usage chunk when asked, serving endpoints fronting other
-    providers repeat partial usage on every chunk, some send none. Callers always see it once.
-    """
-
-    __slots__ = ("id", "model", "provider", "usage")
-
-    def __init__(self, model: str) -> None:
-        self.usage: Usage | None = None
-        self.id: str | None = None
-        self.model = model
-        self.provider: str | None = None
-
-    def take(self, chunk: ChatChunk | CompletionChunk) -> bool:
-        """Strip usage from ``chunk``; whether the chunk still carries anything."""
-        if chunk.usage is not None:
-            self.usage = chunk.usage if self.usage is None else self.usage.merged_with(chunk.usage)
-            chunk.usage = None
-        self.id = chunk.id or self.id
-        self.model = chunk.model or self.model
-        self.provider = chunk.provider
-        return bool(chunk.choices)
-
-    def final(self, cls: type[_C]) -> _C | None:
-        if self.usage is None:
-            return None
-        return cls(self.id, self.model, [], self.usage.completed(), self.provider)
-
-
-_N = TypeVar("_N", ChatResponse, CompletionResponse)
-
-
-def _named(response: _N, model: str) -> _N:
-    """Name the model that was called when the response does not (serving endpoints often
-    leave ``model`` out)."""
-    if not response.model:
-        response.model = model
-    return response
-
-
-def _by_prompts(request: CompletionRequest, adapter: Adapter) -> list[CompletionRequest]:
-    """``request`` split into requests the target takes (``adapter.prompts_per_request``)."""
-    limit = adapter.prompts_per_request
-    prompts = request.prompt
-    if isinstance(prompts, str) or limit is None or len(prompts) <= limit:
-        return [request]
-    return [
-        dataclasses.replace(request, prompt=prompts[i : i + limit] if limit > 1 else prompts[i])
-        for i in range(0, len(prompts), limit)
-    ]
-
-
-def _one_stream(request: CompletionRequest, adapter: Adapter) -> None:
-    limit = adapter.prompts_per_request
-    if limit is not None and not isinstance(request.prompt, str) and len(request.prompt) > limit:
-        raise ConfigurationError(
-            f"provider '{adapter.provider}' streams {limit} prompt(s) per request, got "
-            f"{len(request.prompt)}; stream the prompts one at a time"
-        )
-
-
-def _merged(parts: list[CompletionResponse], n: int) -> CompletionResponse:
-    """One response from the responses to consecutive prompt groups: choice indexes follow
-    OpenAI's ``prompt_index * n + j`` over all prompts, usage is summed."""
-    if len(parts) == 1:
-        return parts[0]
-    choices: list[CompletionChoice] = []
-    usage = Usage()
-    for part in parts:
-        offset = len(choices)
-        choices += [dataclasses.replace(c, index=offset + c.index) for c in part.choices]
-        if part.usage is not None:
-            usage.prompt_tokens += part.usage.prompt_tokens
-            usage.completion_tokens += part.usage.completion_tokens
-            usage.total_tokens += part.usage.completed().total_tokens
-    first = parts[0]
-    return CompletionResponse(first.id, first.model, choices, usage, first.provider)
-
-
-def _texts(texts: list[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("embed() takes a list of strings; wrap a single text in a list")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(
-                f"texts[{i}] is {type(text).__name__}: only strings are embedded "
-                "(token-id inputs are not supported)"
-            )
-    return texts
-
-
-def _batches(texts: list[str], size: int) -> list[list[str]]:
-    return [texts[i : i + size] for i in range(0, len(texts), size)]
-
-
-def _checked(response: EmbeddingsResponse, expected: int) -> EmbeddingsResponse:
-    if len(response.embeddings) != expected:
-        raise StreamError(
-            f"asked for {expected} embeddings, got {len(response.embeddings)}",
-            provider=response.provider,
-        )
-    return response
-
-
-def _joined(
-    parts: list[EmbeddingsResponse], model: str, client: ExternalClient
-) -> EmbeddingsResponse:
-    if len(parts) == 1:
-        parts[0].model = parts[0].model or model
-        return parts[0]
-    usage = Usage()
-    for part in parts:
-        if part.usage is not None:
-            usage.prompt_tokens += part.usage.prompt_tokens
-            usage.total_tokens += part.usage.total_tokens
-    return EmbeddingsResponse(
-        embeddings=[vector for part in parts for vector in part.embeddings],
-        model=parts[0].model or model,
-        usage=usage,
-        provider=client.provider,
-    )

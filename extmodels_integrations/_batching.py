@@ -1,0 +1,158 @@
+"""The pure steps around a call that the direct pipeline shares between sync and async:
+usage reported once per stream, completions split into requests the target takes and merged
+back, embeddings batched, checked and joined."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TypeVar
+
+from extmodels_integrations._exceptions import ConfigurationError, StreamError
+from extmodels_integrations._types import (
+    ChatChunk,
+    ChatResponse,
+    CompletionChoice,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    EmbeddingsResponse,
+    Usage,
+)
+from extmodels_integrations.providers._base import Adapter
+
+__all__ = [
+    "UsageOnce",
+    "batches",
+    "by_prompts",
+    "checked",
+    "joined",
+    "merged",
+    "named",
+    "one_stream",
+    "text_list",
+]
+
+_C = TypeVar("_C", ChatChunk, CompletionChunk)
+
+
+class UsageOnce:
+    """Holds back usage from every chunk and reports it once, on a final usage-only chunk.
+
+    Targets differ: OpenAI sends one usage chunk when asked, serving endpoints fronting other
+    providers repeat partial usage on every chunk, some send none. Callers always see it once.
+    """
+
+    __slots__ = ("id", "model", "provider", "usage")
+
+    def __init__(self, model: str) -> None:
+        self.usage: Usage | None = None
+        self.id: str | None = None
+        self.model = model
+        self.provider: str | None = None
+
+    def take(self, chunk: ChatChunk | CompletionChunk) -> bool:
+        """Strip usage from ``chunk``; whether the chunk still carries anything."""
+        if chunk.usage is not None:
+            self.usage = chunk.usage if self.usage is None else self.usage.merged_with(chunk.usage)
+            chunk.usage = None
+        self.id = chunk.id or self.id
+        self.model = chunk.model or self.model
+        self.provider = chunk.provider
+        return bool(chunk.choices)
+
+    def final(self, cls: type[_C]) -> _C | None:
+        if self.usage is None:
+            return None
+        return cls(self.id, self.model, [], self.usage.completed(), self.provider)
+
+
+_N = TypeVar("_N", ChatResponse, CompletionResponse)
+
+
+def named(response: _N, model: str) -> _N:
+    """Name the model that was called when the response does not (serving endpoints often
+    leave ``model`` out)."""
+    if not response.model:
+        response.model = model
+    return response
+
+
+def by_prompts(request: CompletionRequest, adapter: Adapter) -> list[CompletionRequest]:
+    """``request`` split into requests the target takes (``adapter.prompts_per_request``)."""
+    limit = adapter.prompts_per_request
+    prompts = request.prompt
+    if isinstance(prompts, str) or limit is None or len(prompts) <= limit:
+        return [request]
+    return [
+        dataclasses.replace(request, prompt=prompts[i : i + limit] if limit > 1 else prompts[i])
+        for i in range(0, len(prompts), limit)
+    ]
+
+
+def one_stream(request: CompletionRequest, adapter: Adapter) -> None:
+    limit = adapter.prompts_per_request
+    if limit is not None and not isinstance(request.prompt, str) and len(request.prompt) > limit:
+        raise ConfigurationError(
+            f"provider '{adapter.provider}' streams {limit} prompt(s) per request, got "
+            f"{len(request.prompt)}; stream the prompts one at a time"
+        )
+
+
+def merged(parts: list[CompletionResponse], n: int) -> CompletionResponse:
+    """One response from the responses to consecutive prompt groups: choice indexes follow
+    OpenAI's ``prompt_index * n + j`` over all prompts, usage is summed."""
+    if len(parts) == 1:
+        return parts[0]
+    choices: list[CompletionChoice] = []
+    usage = Usage()
+    for part in parts:
+        offset = len(choices)
+        choices += [dataclasses.replace(c, index=offset + c.index) for c in part.choices]
+        if part.usage is not None:
+            usage.prompt_tokens += part.usage.prompt_tokens
+            usage.completion_tokens += part.usage.completion_tokens
+            usage.total_tokens += part.usage.completed().total_tokens
+    first = parts[0]
+    return CompletionResponse(first.id, first.model, choices, usage, first.provider)
+
+
+def text_list(texts: list[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("embed() takes a list of strings; wrap a single text in a list")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"texts[{i}] is {type(text).__name__}: only strings are embedded "
+                "(token-id inputs are not supported)"
+            )
+    return texts
+
+
+def batches(texts: list[str], size: int) -> list[list[str]]:
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
+
+
+def checked(response: EmbeddingsResponse, expected: int) -> EmbeddingsResponse:
+    if len(response.embeddings) != expected:
+        raise StreamError(
+            f"asked for {expected} embeddings, got {len(response.embeddings)}",
+            provider=response.provider,
+        )
+    return response
+
+
+def joined(parts: list[EmbeddingsResponse], model: str, provider: str) -> EmbeddingsResponse:
+    if len(parts) == 1:
+        parts[0].model = parts[0].model or model
+        return parts[0]
+    usage = Usage()
+    for part in parts:
+        if part.usage is not None:
+            usage.prompt_tokens += part.usage.prompt_tokens
+            usage.total_tokens += part.usage.total_tokens
+    return EmbeddingsResponse(
+        embeddings=[vector for part in parts for vector in part.embeddings],
+        model=parts[0].model or model,
+        usage=usage,
+        provider=provider,
+    )

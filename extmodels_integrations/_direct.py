@@ -1,0 +1,340 @@
+"""The direct pipeline: one target (a serving endpoint or one ``external_model`` block), its
+adapter built once, requests sent through the transport.
+
+Every task is the same three steps — build the HTTP request with the adapter, send it (with
+the transport's retries), parse with the adapter — so each has one plain and one stream shell,
+sync and async; the pure steps around them live in :mod:`~extmodels_integrations._batching`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import SecretStr
+
+from extmodels_integrations._auth import StaticAuth
+from extmodels_integrations._batching import (
+    UsageOnce,
+    batches,
+    by_prompts,
+    checked,
+    joined,
+    merged,
+    named,
+    one_stream,
+    text_list,
+)
+from extmodels_integrations._exceptions import NotFoundError
+from extmodels_integrations._secrets import (
+    SecretLookup,
+    SecretResolver,
+    decode_workspace_secret,
+    workspace_secret_request,
+)
+from extmodels_integrations._transport import Transport
+from extmodels_integrations._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Usage,
+)
+from extmodels_integrations._wire import HttpRequest
+from extmodels_integrations.providers import build_adapter
+from extmodels_integrations.providers._base import Adapter, ParsedStream
+from extmodels_integrations.providers.databricks import DatabricksAdapter, normalize_host
+
+if TYPE_CHECKING:
+    from extmodels_integrations._config import ExternalModel
+
+__all__ = ["DirectTarget"]
+
+_C = TypeVar("_C", ChatChunk, CompletionChunk)
+_Q = TypeVar("_Q", ChatRequest, CompletionRequest)
+
+
+class DirectTarget:
+    """Calls one target: a serving endpoint (``external_model is None``) or a provider."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        external_model: ExternalModel | None,
+        endpoint: str | None,
+        host: str | None,
+        token: SecretStr | None,
+        stream_usage: bool,
+        max_concurrency: int,
+        secret_resolver: SecretLookup | None,
+    ) -> None:
+        self.transport = transport
+        self._external_model = external_model
+        self._endpoint = endpoint
+        self._host = host
+        self._token = token
+        self._stream_usage = stream_usage
+        self._max_concurrency = max_concurrency
+        self._secret_resolver = secret_resolver
+        self._built: Adapter | None = None
+        self._build_lock = threading.Lock()
+
+    # -- the adapter, built once -------------------------------------------------------------
+
+    def adapter(self) -> Adapter:
+        """The target's adapter; secrets are resolved on the first call."""
+        if self._built is None:
+            with self._build_lock:
+                if self._built is None:
+                    self._built = self._build()
+        return self._built
+
+    async def aadapter(self) -> Adapter:
+        """Async twin of :meth:`adapter`."""
+        if self._built is not None:
+            return self._built
+        import asyncio  # here: async code runs only once asyncio is loaded
+
+        # Resolving secrets may call the workspace API: keep it off the event loop.
+        return await asyncio.to_thread(self.adapter)
+
+    def _build(self) -> Adapter:
+        if self._external_model is None:
+            assert self._endpoint is not None and self._host and self._token is not None
+            return DatabricksAdapter(
+                host=self._host,
+                endpoint=self._endpoint,
+                auth=StaticAuth({"Authorization": ("Bearer ", self._token)}),
+                stream_usage=self._stream_usage,
+            )
+        resolver = SecretResolver(self._secret_resolver, workspace_fetch=self._workspace_fetch())
+        return build_adapter(self._external_model, resolver, stream_usage=self._stream_usage)
+
+    def _workspace_fetch(self) -> Callable[[str, str], str | None] | None:
+        if not self._host or self._token is None:
+            return None
+        host = normalize_host(self._host)
+        workspace = DatabricksAdapter(
+            host=host, endpoint="", auth=StaticAuth({"Authorization": ("Bearer ", self._token)})
+        )
+
+        def fetch(scope: str, key: str) -> str | None:
+            url, params = workspace_secret_request(host, scope, key)
+            request = HttpRequest(url=url, method="GET", params=params)
+            try:
+                data, _ = self.transport.send_json(
+                    self._prepare(workspace, request), workspace.error
+                )
+            except NotFoundError:
+                return None
+            return decode_workspace_secret(data)
+
+        return fetch
+
+    def _prepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
+        request.headers.update(adapter.auth.headers(self.transport, request))
+        return request
+
+    async def _aprepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
+        request.headers.update(await adapter.auth.aheaders(self.transport, request))
+        return request
+
+    # -- the two shells every task goes through ----------------------------------------------
+
+    def _send(self, adapter: Adapter, request: HttpRequest) -> tuple[Any, Mapping[str, str]]:
+        return self.transport.send_json(self._prepare(adapter, request), adapter.error)
+
+    async def _asend(self, adapter: Adapter, request: HttpRequest) -> tuple[Any, Mapping[str, str]]:
+        prepared = await self._aprepare(adapter, request)
+        return await self.transport.asend_json(prepared, adapter.error)
+
+    def _stream(
+        self,
+        adapter: Adapter,
+        request: _Q,
+        build: Callable[[_Q], HttpRequest],
+        parser: Callable[[], ParsedStream[Any, _C]],
+        cls: type[_C],
+    ) -> Iterator[_C]:
+        http = self._prepare(adapter, build(request))
+        usage = UsageOnce(request.model or adapter.model)
+        for chunks in self.transport.stream(http, adapter.error, parser):
+            for chunk in chunks:
+                if usage.take(chunk):
+                    yield chunk
+        final = usage.final(cls)
+        if final is not None:
+            yield final
+
+    async def _astream(
+        self,
+        adapter: Adapter,
+        request: _Q,
+        build: Callable[[_Q], HttpRequest],
+        parser: Callable[[], ParsedStream[Any, _C]],
+        cls: type[_C],
+    ) -> AsyncIterator[_C]:
+        http = await self._aprepare(adapter, build(request))
+        usage = UsageOnce(request.model or adapter.model)
+        async for chunks in self.transport.astream(http, adapter.error, parser):
+            for chunk in chunks:
+                if usage.take(chunk):
+                    yield chunk
+        final = usage.final(cls)
+        if final is not None:
+            yield final
+
+    # -- chat --------------------------------------------------------------------------------
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        """One chat completion."""
+        adapter = self.adapter()
+        data, headers = self._send(adapter, adapter.chat_request(request, stream=False))
+        return named(adapter.parse_chat(data, headers), request.model or adapter.model)
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        """Async twin of :meth:`chat`."""
+        adapter = await self.aadapter()
+        data, headers = await self._asend(adapter, adapter.chat_request(request, stream=False))
+        return named(adapter.parse_chat(data, headers), request.model or adapter.model)
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Stream chat chunks; usage comes once, on the last chunk."""
+        adapter = self.adapter()
+        yield from self._stream(
+            adapter, request, _streamed(adapter.chat_request), adapter.chat_stream, ChatChunk
+        )
+
+    async def astream_chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Async twin of :meth:`stream_chat`."""
+        adapter = await self.aadapter()
+        build = _streamed(adapter.chat_request)
+        async for chunk in self._astream(adapter, request, build, adapter.chat_stream, ChatChunk):
+            yield chunk
+
+    # -- completions -------------------------------------------------------------------------
+
+    def complete(self, request: CompletionRequest) -> CompletionResponse:
+        """One completions call; a prompt list the target cannot take at once is split."""
+        adapter = self.adapter()
+        parts = []
+        for part in by_prompts(request, adapter):
+            data, headers = self._send(adapter, adapter.completion_request(part, stream=False))
+            parts.append(adapter.parse_completion(data, headers))
+        return named(merged(parts, request.n or 1), request.model or adapter.model)
+
+    async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
+        """Async twin of :meth:`complete`; the split requests go out concurrently."""
+        import asyncio  # here: async code runs only once asyncio is loaded
+
+        adapter = await self.aadapter()
+        gate = asyncio.Semaphore(self._max_concurrency)
+
+        async def one(part: CompletionRequest) -> CompletionResponse:
+            async with gate:
+                http = adapter.completion_request(part, stream=False)
+                data, headers = await self._asend(adapter, http)
+            return adapter.parse_completion(data, headers)
+
+        parts = await asyncio.gather(*(one(r) for r in by_prompts(request, adapter)))
+        return named(merged(list(parts), request.n or 1), request.model or adapter.model)
+
+    def stream_complete(self, request: CompletionRequest) -> Iterator[CompletionChunk]:
+        """Stream completion chunks; usage comes once, on the last chunk."""
+        adapter = self.adapter()
+        one_stream(request, adapter)
+        build = _streamed(adapter.completion_request)
+        yield from self._stream(adapter, request, build, adapter.completion_stream, CompletionChunk)
+
+    async def astream_complete(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
+        """Async twin of :meth:`stream_complete`."""
+        adapter = await self.aadapter()
+        one_stream(request, adapter)
+        build = _streamed(adapter.completion_request)
+        async for chunk in self._astream(
+            adapter, request, build, adapter.completion_stream, CompletionChunk
+        ):
+            yield chunk
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    def embedding_batch_size(self, requested: int | None = None) -> int:
+        """``requested`` capped by the target's per-request limit."""
+        limit = self.adapter().embedding_batch_size
+        return min(requested, limit) if requested else limit
+
+    def embed(
+        self,
+        texts: list[str],
+        input_kind: Literal["query", "document"],
+        batch_size: int | None,
+        model: str | None,
+        extra_params: Mapping[str, Any] | None,
+    ) -> EmbeddingsResponse:
+        """Embed ``texts`` in batches sized to the target's limit; order is preserved."""
+        texts = text_list(texts)
+        if not texts:
+            return self._no_embeddings()
+        adapter = self.adapter()
+        parts = []
+        for batch in batches(texts, self.embedding_batch_size(batch_size)):
+            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
+            data, headers = self._send(adapter, adapter.embeddings_request(request))
+            parts.append(checked(adapter.parse_embeddings(data, headers), len(batch)))
+        return joined(parts, model or adapter.model, self._provider)
+
+    async def aembed(
+        self,
+        texts: list[str],
+        input_kind: Literal["query", "document"],
+        batch_size: int | None,
+        model: str | None,
+        extra_params: Mapping[str, Any] | None,
+    ) -> EmbeddingsResponse:
+        """Async twin of :meth:`embed`; batches go out concurrently (``max_concurrency``)."""
+        texts = text_list(texts)
+        if not texts:
+            return self._no_embeddings()
+        import asyncio  # here: async code runs only once asyncio is loaded
+
+        adapter = await self.aadapter()
+        gate = asyncio.Semaphore(self._max_concurrency)
+
+        async def one(batch: list[str]) -> EmbeddingsResponse:
+            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
+            async with gate:
+                data, headers = await self._asend(adapter, adapter.embeddings_request(request))
+            return checked(adapter.parse_embeddings(data, headers), len(batch))
+
+        parts = await asyncio.gather(
+            *(one(b) for b in batches(texts, self.embedding_batch_size(batch_size)))
+        )
+        return joined(list(parts), model or adapter.model, self._provider)
+
+    @property
+    def _provider(self) -> str:
+        return "databricks" if self._external_model is None else self._external_model.provider
+
+    def _no_embeddings(self) -> EmbeddingsResponse:
+        name = self._endpoint if self._external_model is None else self._external_model.name
+        return EmbeddingsResponse([], model=name or "", usage=Usage(), provider=self._provider)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP clients the transport created."""
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        await self.transport.aclose()
+
+
+def _streamed(build: Callable[..., HttpRequest]) -> Callable[[Any], HttpRequest]:
+    return lambda request: build(request, stream=True)
