@@ -18,22 +18,36 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from . import _validation
 from ._exceptions import ConfigurationError
-from ._secrets import REFERENCE_FORMAT, SecretResolver, secret_reference_problem
+from ._provider_configs import (
+    DEFAULT_AI21LABS_API_BASE,
+    DEFAULT_ANTHROPIC_API_BASE,
+    DEFAULT_COHERE_API_BASE,
+    DEFAULT_OPENAI_API_BASE,
+    MODEL_CONFIG,
+    Ai21LabsConfig,
+    AmazonBedrockConfig,
+    AnthropicConfig,
+    CohereConfig,
+    DatabricksModelServingConfig,
+    GoogleCloudVertexAiConfig,
+    Issues,
+    OpenAiConfig,
+    ProviderConfig,
+    fail,
+    raise_issues,
+)
 
 __all__ = [
     "CONFIG_KEYS",
@@ -127,407 +141,6 @@ CONFIG_KEYS: Mapping[Provider, str] = MappingProxyType(
 )
 """The ``<provider>_config`` key each provider reads."""
 
-DEFAULT_OPENAI_API_BASE = "https://api.openai.com/v1"
-DEFAULT_ANTHROPIC_API_BASE = "https://api.anthropic.com"
-DEFAULT_COHERE_API_BASE = "https://api.cohere.com"
-DEFAULT_AI21LABS_API_BASE = "https://api.ai21.com/studio/v1"
-
-_Issues = list[tuple[str, str]]
-
-_MODEL_CONFIG = ConfigDict(
-    extra="forbid",
-    frozen=True,
-    # pydantic's own messages quote the input (the whole block, plaintext keys included).
-    hide_input_in_errors=True,
-    defer_build=True,
-)
-
-
-def _fail(kind: str, detail: str) -> PydanticCustomError:
-    # The detail goes through ctx, not the template: our texts contain literal "{{...}}".
-    return PydanticCustomError(kind, "{detail}", {"detail": detail})
-
-
-def _raise_issues(issues: _Issues) -> None:
-    """Report several (field, message) problems of one model as a single pydantic error."""
-    if issues:
-        detail = "; ".join(f"{field}: {message}" for field, message in issues)
-        raise PydanticCustomError(
-            "extmodels_config", "{detail}", {"detail": detail, "issues": tuple(issues)}
-        )
-
-
-class _ProviderConfig(BaseModel):
-    """Shared behaviour of the ``<provider>_config`` blocks."""
-
-    model_config = _MODEL_CONFIG
-
-    secret_fields: ClassVar[tuple[str, ...]] = ()
-    """Names of the secret fields; each has a ``<name>_plaintext`` twin."""
-    url_fields: ClassVar[tuple[str, ...]] = ()
-
-    @field_validator("*")
-    @classmethod
-    def _check_field(cls, value: Any, info: ValidationInfo) -> Any:
-        name = info.field_name or ""
-        if value is None:
-            return value
-        if name in cls.secret_fields:
-            problem = secret_reference_problem(value)
-            if problem is not None:
-                raise _fail(
-                    "secret_reference",
-                    f"not a valid secret reference: it {problem}; write it as "
-                    f"{REFERENCE_FORMAT}, or put the value itself in {name}_plaintext",
-                )
-        elif name.endswith("_plaintext") and not value.get_secret_value().strip():
-            raise _fail("empty_secret", "is empty: put the secret value in it or remove it")
-        elif name in cls.url_fields:
-            if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-                raise _fail("url", "must be a URL starting with https:// (or http://)")
-            return value.rstrip("/")
-        return value
-
-    @model_validator(mode="after")
-    def _check_model(self) -> _ProviderConfig:
-        _raise_issues(self._issues())
-        return self
-
-    def _issues(self) -> _Issues:
-        # Default rule: every secret is required. Providers with optional secrets override.
-        return [i for name in self.secret_fields for i in self._pair(name, required=True)]
-
-    def _given(self, name: str) -> str | None:
-        """Which key supplies secret ``name`` (itself or its plaintext twin), if any."""
-        if getattr(self, name) is not None:
-            return name
-        if getattr(self, f"{name}_plaintext") is not None:
-            return f"{name}_plaintext"
-        return None
-
-    def _pair(self, name: str, *, required: bool, when: str = "") -> _Issues:
-        plain = f"{name}_plaintext"
-        if getattr(self, name) is not None and getattr(self, plain) is not None:
-            return [
-                (
-                    name,
-                    f"give either {name} or {plain}, not both: keep the reference "
-                    f"{REFERENCE_FORMAT} in {name} or the value in {plain}",
-                )
-            ]
-        if required and self._given(name) is None:
-            return [
-                (
-                    name,
-                    f"required{when}: set {name} to a secret reference "
-                    f"{REFERENCE_FORMAT} or {plain} to the value",
-                )
-            ]
-        return []
-
-    def secret(self, name: str, resolver: SecretResolver) -> SecretStr | None:
-        """The value of secret ``name``: its plaintext twin, else its reference resolved.
-
-        ``None`` when the (optional) secret is not given at all.
-        """
-        if name not in self.secret_fields:
-            raise ConfigurationError(
-                f"{type(self).__name__} has no secret {name!r}; "
-                f"its secrets are {', '.join(self.secret_fields)}"
-            )
-        plain: SecretStr | None = getattr(self, f"{name}_plaintext")
-        if plain is not None:
-            return plain
-        reference: str | None = getattr(self, name)
-        return None if reference is None else resolver.resolve(reference)
-
-    @property
-    def base_url(self) -> str:
-        """The base URL calls go to (the override if given, else the provider's default)."""
-        raise NotImplementedError
-
-
-class OpenAiConfig(_ProviderConfig):
-    """``openai_config``: OpenAI, any OpenAI-compatible server, and Azure OpenAI.
-
-    ``openai_api_type`` picks the flavour: ``openai`` (default; API key), ``azure`` (API key;
-    base, version and deployment required) or ``azuread`` (Microsoft Entra ID: base, version,
-    deployment, and either the three ``microsoft_entra_*`` fields for client credentials, or
-    ``openai_api_key`` used as a ready bearer token, as MLflow does).
-    """
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("openai_api_key", "microsoft_entra_client_secret")
-    url_fields: ClassVar[tuple[str, ...]] = ("openai_api_base",)
-
-    openai_api_type: Literal["openai", "azure", "azuread"] = "openai"
-    openai_api_key: str | None = None
-    openai_api_key_plaintext: SecretStr | None = None
-    openai_api_base: str = DEFAULT_OPENAI_API_BASE
-    openai_api_version: str | None = None
-    openai_deployment_name: str | None = None
-    openai_organization: str | None = None
-    microsoft_entra_tenant_id: str | None = None
-    microsoft_entra_client_id: str | None = None
-    microsoft_entra_client_secret: str | None = None
-    microsoft_entra_client_secret_plaintext: SecretStr | None = None
-
-    @field_validator("openai_api_type", mode="before")
-    @classmethod
-    def _lower_type(cls, value: Any) -> Any:
-        return value.lower() if isinstance(value, str) else value
-
-    def _issues(self) -> _Issues:
-        api_type = self.openai_api_type
-        entra_fields = ("microsoft_entra_tenant_id", "microsoft_entra_client_id")
-        entra_given = [f for f in entra_fields if getattr(self, f) is not None]
-        secret_given = self._given("microsoft_entra_client_secret")
-        entra_given += [secret_given] if secret_given else []
-        issues = self._pair("microsoft_entra_client_secret", required=False)
-        if api_type != "azuread":
-            issues += [
-                (
-                    f,
-                    f"only used when openai_api_type is 'azuread' (Microsoft Entra ID): set "
-                    f"openai_api_type to 'azuread' or remove {f}",
-                )
-                for f in entra_given
-            ]
-            when = f" when openai_api_type is {api_type!r}"
-            issues += self._pair("openai_api_key", required=True, when=when)
-            if api_type == "azure":
-                issues += self._azure_issues(when)
-            return issues
-        when = " when openai_api_type is 'azuread'"
-        issues += self._azure_issues(when)
-        key = self._given("openai_api_key")
-        issues += self._pair("openai_api_key", required=False)
-        if key and entra_given:
-            issues.append(
-                (
-                    key,
-                    f"give either {key} (used as an Entra ID bearer token) or the "
-                    f"Microsoft Entra ID fields ({', '.join(entra_given)}), not both",
-                )
-            )
-        elif not key:
-            all_entra = (*entra_fields, "microsoft_entra_client_secret")
-            issues += [
-                (
-                    f,
-                    f"required{when} and no openai_api_key is given: set "
-                    "microsoft_entra_tenant_id, microsoft_entra_client_id and "
-                    "microsoft_entra_client_secret (or _plaintext) for Entra ID client "
-                    "credentials, or give openai_api_key as a bearer token",
-                )
-                for f in all_entra
-                if (self._given(f) if f in self.secret_fields else getattr(self, f)) is None
-            ]
-        return issues
-
-    def _azure_issues(self, when: str) -> _Issues:
-        issues: _Issues = []
-        if "openai_api_base" not in self.model_fields_set or (
-            self.openai_api_base == DEFAULT_OPENAI_API_BASE
-        ):
-            issues.append(
-                (
-                    "openai_api_base",
-                    f"required{when}: set it to your Azure OpenAI "
-                    "resource URL, e.g. "
-                    "'https://<resource>.openai.azure.com'",
-                )
-            )
-        if self.openai_api_version is None:
-            issues.append(
-                (
-                    "openai_api_version",
-                    f"required{when}: set it to the Azure OpenAI API version, e.g. '2024-10-21'",
-                )
-            )
-        if self.openai_deployment_name is None:
-            issues.append(
-                (
-                    "openai_deployment_name",
-                    f"required{when}: set it to the name of your Azure OpenAI deployment",
-                )
-            )
-        return issues
-
-    @property
-    def base_url(self) -> str:
-        """``openai_api_base`` (default ``https://api.openai.com/v1``)."""
-        return self.openai_api_base
-
-
-class AnthropicConfig(_ProviderConfig):
-    """``anthropic_config``. ``anthropic_api_base`` is our addition (proxies, tests)."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("anthropic_api_key",)
-    url_fields: ClassVar[tuple[str, ...]] = ("anthropic_api_base",)
-
-    anthropic_api_key: str | None = None
-    anthropic_api_key_plaintext: SecretStr | None = None
-    anthropic_api_base: str = DEFAULT_ANTHROPIC_API_BASE
-
-    @property
-    def base_url(self) -> str:
-        """``anthropic_api_base`` (default ``https://api.anthropic.com``)."""
-        return self.anthropic_api_base
-
-
-class CohereConfig(_ProviderConfig):
-    """``cohere_config``."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("cohere_api_key",)
-    url_fields: ClassVar[tuple[str, ...]] = ("cohere_api_base",)
-
-    cohere_api_key: str | None = None
-    cohere_api_key_plaintext: SecretStr | None = None
-    cohere_api_base: str = DEFAULT_COHERE_API_BASE
-
-    @property
-    def base_url(self) -> str:
-        """``cohere_api_base`` (default ``https://api.cohere.com``)."""
-        return self.cohere_api_base
-
-
-class AmazonBedrockConfig(_ProviderConfig):
-    """``amazon_bedrock_config``.
-
-    The access-key pair may be omitted entirely (then the default AWS credential chain is used
-    at call time, which also covers ``instance_profile_arn`` on AWS hosts) but not half-given.
-    ``aws_session_token`` (for temporary credentials) and ``bedrock_api_base`` are our
-    additions, not part of the Databricks API.
-    """
-
-    secret_fields: ClassVar[tuple[str, ...]] = (
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-    )
-    url_fields: ClassVar[tuple[str, ...]] = ("bedrock_api_base",)
-
-    aws_region: str = Field(min_length=1)
-    bedrock_provider: Literal["anthropic", "cohere", "ai21labs", "amazon"]
-    aws_access_key_id: str | None = None
-    aws_access_key_id_plaintext: SecretStr | None = None
-    aws_secret_access_key: str | None = None
-    aws_secret_access_key_plaintext: SecretStr | None = None
-    aws_session_token: str | None = None
-    aws_session_token_plaintext: SecretStr | None = None
-    instance_profile_arn: str | None = None
-    bedrock_api_base: str | None = None
-
-    @field_validator("bedrock_provider", mode="before")
-    @classmethod
-    def _lower_provider(cls, value: Any) -> Any:
-        # Databricks documents these values as case-insensitive ("Anthropic", "AI21Labs").
-        return value.lower() if isinstance(value, str) else value
-
-    def _issues(self) -> _Issues:
-        issues = [i for name in self.secret_fields for i in self._pair(name, required=False)]
-        key_id, secret = self._given("aws_access_key_id"), self._given("aws_secret_access_key")
-        if bool(key_id) != bool(secret):
-            missing, other = (
-                ("aws_secret_access_key", key_id) if key_id else ("aws_access_key_id", secret)
-            )
-            issues.append(
-                (
-                    missing,
-                    f"required when {other} is given: give both AWS keys, or "
-                    "neither to use the default AWS credential chain",
-                )
-            )
-        if self._given("aws_session_token") and not (key_id and secret):
-            issues.append(
-                (
-                    "aws_session_token",
-                    "only used together with aws_access_key_id and "
-                    "aws_secret_access_key: add them or remove it",
-                )
-            )
-        if self.instance_profile_arn is not None and (key_id or secret):
-            issues.append(
-                (
-                    "instance_profile_arn",
-                    "give either instance_profile_arn or AWS access keys, not both",
-                )
-            )
-        return issues
-
-    @property
-    def base_url(self) -> str:
-        """``bedrock_api_base``, else ``https://bedrock-runtime.<aws_region>.amazonaws.com``."""
-        return self.bedrock_api_base or f"https://bedrock-runtime.{self.aws_region}.amazonaws.com"
-
-
-class Ai21LabsConfig(_ProviderConfig):
-    """``ai21labs_config``. ``ai21labs_api_base`` is our addition (proxies, tests)."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("ai21labs_api_key",)
-    url_fields: ClassVar[tuple[str, ...]] = ("ai21labs_api_base",)
-
-    ai21labs_api_key: str | None = None
-    ai21labs_api_key_plaintext: SecretStr | None = None
-    ai21labs_api_base: str = DEFAULT_AI21LABS_API_BASE
-
-    @property
-    def base_url(self) -> str:
-        """``ai21labs_api_base`` (default ``https://api.ai21.com/studio/v1``)."""
-        return self.ai21labs_api_base
-
-
-class GoogleCloudVertexAiConfig(_ProviderConfig):
-    """``google_cloud_vertex_ai_config``; ``private_key`` is the service-account JSON key.
-
-    ``vertex_api_base`` is our addition (proxies, tests).
-    """
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("private_key",)
-    url_fields: ClassVar[tuple[str, ...]] = ("vertex_api_base",)
-
-    project_id: str = Field(min_length=1)
-    region: str = Field(min_length=1)
-    private_key: str | None = None
-    private_key_plaintext: SecretStr | None = None
-    vertex_api_base: str | None = None
-
-    @property
-    def base_url(self) -> str:
-        """``vertex_api_base``, else ``https://<region>-aiplatform.googleapis.com`` (the global
-        location has no region prefix)."""
-        if self.vertex_api_base:
-            return self.vertex_api_base
-        prefix = "" if self.region == "global" else f"{self.region}-"
-        return f"https://{prefix}aiplatform.googleapis.com"
-
-
-class DatabricksModelServingConfig(_ProviderConfig):
-    """``databricks_model_serving_config``: a serving endpoint in another workspace."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("databricks_api_token",)
-    url_fields: ClassVar[tuple[str, ...]] = ("databricks_workspace_url",)
-
-    databricks_workspace_url: str
-    databricks_api_token: str | None = None
-    databricks_api_token_plaintext: SecretStr | None = None
-
-    @property
-    def base_url(self) -> str:
-        """``databricks_workspace_url``."""
-        return self.databricks_workspace_url
-
-
-ProviderConfig = (
-    OpenAiConfig
-    | AnthropicConfig
-    | CohereConfig
-    | AmazonBedrockConfig
-    | Ai21LabsConfig
-    | GoogleCloudVertexAiConfig
-    | DatabricksModelServingConfig
-)
-
 
 def _choices(value: Any, valid: tuple[str, ...], what: str) -> str:
     # Provider and task names are not secret; echo a short one back with a suggestion.
@@ -540,7 +153,7 @@ def _choices(value: Any, valid: tuple[str, ...], what: str) -> str:
 class ExternalModel(BaseModel):
     """An ``external_model`` block: ``name``, ``provider``, ``task`` and one provider config."""
 
-    model_config = _MODEL_CONFIG
+    model_config = MODEL_CONFIG
 
     name: str = Field(min_length=1)
     provider: Provider
@@ -557,14 +170,14 @@ class ExternalModel(BaseModel):
     @classmethod
     def _known_provider(cls, value: Any) -> Any:
         if value not in PROVIDERS:
-            raise _fail("unknown_provider", _choices(value, PROVIDERS, "provider"))
+            raise fail("unknown_provider", _choices(value, PROVIDERS, "provider"))
         return value
 
     @field_validator("task", mode="before")
     @classmethod
     def _known_task(cls, value: Any) -> Any:
         if value not in TASKS:
-            raise _fail("unknown_task", _choices(value, TASKS, "task"))
+            raise fail("unknown_task", _choices(value, TASKS, "task"))
         return value
 
     @model_validator(mode="before")
@@ -577,7 +190,7 @@ class ExternalModel(BaseModel):
         provider, task = data.get("provider"), data.get("task")
         if provider not in PROVIDERS:
             return data
-        issues: _Issues = []
+        issues: Issues = []
         offered = PROVIDER_TASKS[provider]
         if task in TASKS and task not in offered:
             issues.append(
@@ -596,7 +209,7 @@ class ExternalModel(BaseModel):
             for other in CONFIG_KEYS.values()
             if other != key and data.get(other) is not None
         ]
-        _raise_issues(issues)
+        raise_issues(issues)
         return data
 
     @property
@@ -621,54 +234,13 @@ _REQUIRED_HINTS = {
 }
 
 
-def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The model class that the path ``loc`` leads to from ``root``, if it is one."""
-    model: type[BaseModel] = root
-    for part in loc:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None:
-            return None
-        candidates = [field.annotation, *get_args(field.annotation)]
-        found = [t for t in candidates if isinstance(t, type) and issubclass(t, BaseModel)]
-        if not found:
-            return None
-        model = found[0]
-    return model
-
-
-def _path(where: str, loc: tuple[int | str, ...]) -> str:
-    return where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
 def format_validation_error(
     error: ValidationError, *, where: str, root: type[BaseModel] = ExternalModel
 ) -> str:
-    """One message for all problems in ``error``: each path, what is wrong and the fix.
-
-    Built only from error locations, pydantic's messages (which do not quote input) and our own
-    texts; input values, secrets included, never appear.
-    """
-    lines: list[str] = []
-    for err in error.errors(include_input=False, include_url=False):
-        loc = tuple(err["loc"])
-        kind = err["type"]
-        if kind == "extmodels_config":
-            lines += [f"{_path(where, (*loc, f))}: {m}" for f, m in err["ctx"]["issues"]]
-            continue
-        if kind == "missing":
-            text = f"required: {_REQUIRED_HINTS.get(str(loc[-1]), 'add it')}"
-        elif kind == "extra_forbidden":
-            parent = _model_at(root, loc[:-1])
-            known = list(parent.model_fields) if parent else []
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            text = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
-            text += f"; known fields: {', '.join(known)}" if known else ""
-        else:
-            text = err["msg"]
-        lines.append(f"{_path(where, loc)}: {text}")
-    if len(lines) == 1:
-        return f"Invalid {where}: {lines[0]}"
-    return f"Invalid {where} ({len(lines)} problems):\n" + "\n".join(f"  - {ln}" for ln in lines)
+    """One message for all problems in ``error``: each path, what is wrong and the fix; no
+    input value (secrets included) appears in it."""
+    lines = _validation.problems(error, where=where, root=root, hints=_REQUIRED_HINTS)
+    return _validation.message(where, lines)
 
 
 def parse_external_model(

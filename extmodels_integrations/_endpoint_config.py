@@ -19,7 +19,6 @@ same file deploys unchanged, but have no local effect.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
 
+from . import _validation
 from ._config import ExternalModel, parse_external_model
 from ._exceptions import ConfigurationError
 from ._types import Task
@@ -281,58 +281,9 @@ def _read(path: Path) -> Any:
 # -- messages ----------------------------------------------------------------------------------
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    return WHERE + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = _Body
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(part)
-        if info is None:
-            return None
-        found = _submodel(info.annotation)
-        if found is None:
-            return None
-        model = found
-    return model
-
-
-def _submodel(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _submodel(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def _format(error: ValidationError) -> str:
-    problems = []
-    for err in error.errors(include_input=False, include_url=False):
-        loc = tuple(err["loc"])
-        if err["type"] == "missing":
-            text = f"required: {_HINTS.get(str(loc[-1]), 'add it')}"
-        elif err["type"] == "extra_forbidden":
-            parent = _model_at(loc[:-1])
-            known = list(parent.model_fields) if parent else []
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            text = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
-            text += f"; known fields: {', '.join(known)}" if known else ""
-        else:
-            text = err["msg"]
-        problems.append(f"{_path(loc)}: {text}")
-    return _message(problems)
-
-
-def _message(problems: list[str]) -> str:
-    if len(problems) == 1:
-        return f"Invalid {WHERE}: {problems[0]}"
-    lines = "\n".join(f"  - {p}" for p in problems)
-    return f"Invalid {WHERE} ({len(problems)} problems):\n{lines}"
+    lines = _validation.problems(error, where=WHERE, root=_Body, hints=_HINTS)
+    return _validation.message(WHERE, lines)
 
 
 def _problems_of(error: ConfigurationError, where: str) -> list[str]:
@@ -358,7 +309,7 @@ def _checked(body: _Body) -> EndpointConfig:
     limits = _rate_limits(body, problems)
     _tags(body.tags or [], problems)
     if problems:
-        raise ConfigurationError(_message(problems))
+        raise ConfigurationError(_validation.message(WHERE, problems))
     served = tuple(
         ServedEntity(name, model, shares.get(name, 0), index)
         for index, (name, model) in entities.items()
