@@ -224,34 +224,16 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
         """
         if kwargs:
             raise ConfigurationError(f"unexpected arguments: {sorted(kwargs)}")
-        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         if method != "json_mode" and schema is None:
             raise ConfigurationError(f"schema is required for method='{method}'")
         trace = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+        llm: Runnable[LanguageModelInput, Any]
         parser: Runnable[Any, Any]
         if method == "function_calling":
-            tool = convert_to_openai_tool(schema, strict=strict)  # type: ignore[arg-type]
-            name = tool["function"]["name"]
-            llm = self.bind_tools(
-                [tool], tool_choice=name, strict=strict, ls_structured_output_format=trace
-            )
-            parser = (
-                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
-                if is_pydantic
-                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
-            )
+            llm, parser = self._forced_tool(schema, strict, trace)
         elif method == "json_schema":
-            function = convert_to_openai_function(schema, strict=strict)  # type: ignore[arg-type]
-            json_schema: dict[str, Any] = {
-                "name": function["name"],
-                "schema": function["parameters"],
-            }
-            if function.get("description"):
-                json_schema["description"] = function["description"]
-            if strict is not None:
-                json_schema["strict"] = strict
             llm = self.bind(
-                response_format={"type": "json_schema", "json_schema": json_schema},
+                response_format=_json_schema_format(schema, strict),
                 ls_structured_output_format=trace,
             )
             parser = _json_parser(schema)
@@ -264,15 +246,45 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
             raise ConfigurationError(
                 f"method='{method}' is not one of 'function_calling', 'json_schema', 'json_mode'"
             )
-        if not include_raw:
-            return llm | parser
-        parsed = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        return _with_raw(llm, parser) if include_raw else llm | parser
+
+    def _forced_tool(
+        self, schema: dict[str, Any] | type | None, strict: bool | None, trace: dict[str, Any]
+    ) -> tuple[Runnable[LanguageModelInput, Any], Runnable[Any, Any]]:
+        tool = convert_to_openai_tool(schema, strict=strict)  # type: ignore[arg-type]
+        name = tool["function"]["name"]
+        llm = self.bind_tools(
+            [tool], tool_choice=name, strict=strict, ls_structured_output_format=trace
         )
-        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parsed.with_fallbacks(
-            [fallback], exception_key="parsing_error"
+        parser = (
+            PydanticToolsParser(tools=[schema], first_tool_only=True)
+            if isinstance(schema, type) and is_basemodel_subclass(schema)
+            else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
         )
+        return llm, parser
+
+
+def _json_schema_format(
+    schema: dict[str, Any] | type | None, strict: bool | None
+) -> dict[str, Any]:
+    function = convert_to_openai_function(schema, strict=strict)  # type: ignore[arg-type]
+    json_schema: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
+    if function.get("description"):
+        json_schema["description"] = function["description"]
+    if strict is not None:
+        json_schema["strict"] = strict
+    return {"type": "json_schema", "json_schema": json_schema}
+
+
+def _with_raw(
+    llm: Runnable[LanguageModelInput, Any], parser: Runnable[Any, Any]
+) -> Runnable[LanguageModelInput, Any]:
+    """``{"raw", "parsed", "parsing_error"}``: a parsing error is returned, not raised."""
+    parsed = RunnablePassthrough.assign(
+        parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+    )
+    fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+    return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")
 
 
 def _json_parser(schema: dict[str, Any] | type | None) -> Runnable[Any, Any]:
