@@ -1,0 +1,119 @@
+"""What every ``bedrock_provider`` dialect shares: the provider name, the :class:`_Dialect`
+interface the adapter drives, and small helpers for headers, usage, prompts and finish reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from extmodels_integrations._exceptions import ConfigurationError, UnsupportedParameterError
+from extmodels_integrations._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    Usage,
+    normalize_finish_reason,
+)
+from extmodels_integrations.providers._base import ParsedStream
+
+PROVIDER = "amazon-bedrock"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A response header, case-insensitively (plain dicts in tests, httpx.Headers live)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
+def _header_usage(headers: Mapping[str, str]) -> Usage | None:
+    """Usage from ``X-Amzn-Bedrock-Input/Output-Token-Count`` (models whose body has none)."""
+    prompt = _header(headers, "X-Amzn-Bedrock-Input-Token-Count")
+    completion = _header(headers, "X-Amzn-Bedrock-Output-Token-Count")
+    if prompt is None and completion is None:
+        return None
+    return Usage(prompt_tokens=int(prompt or 0), completion_tokens=int(completion or 0)).completed()
+
+
+def _text(content: Any) -> str:
+    """The text of a message ``content``: a string or a list of text parts."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    parts = [p if isinstance(p, str) else p.get("text") for p in content]
+    return "".join(p for p in parts if isinstance(p, str))
+
+
+def _one_prompt(prompt: str | list[str]) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    if len(prompt) != 1:
+        raise ConfigurationError(
+            f"provider '{PROVIDER}' takes one prompt per request, got {len(prompt)}: "
+            "send them one at a time (CompletionExternal: batch_size=1)"
+        )
+    return prompt[0]
+
+
+def _reject_n(n: int | None, family: str) -> None:
+    if n not in (None, 1):
+        raise UnsupportedParameterError(PROVIDER, "n", f"{family} generates one answer per call")
+
+
+def _finish(table: Mapping[str, str], value: Any) -> str | None:
+    """``value`` through a sub-provider's finish-reason table; unknown values are kept."""
+    if value is None:
+        return None
+    return table.get(str(value)) or normalize_finish_reason(value)
+
+
+class _Dialect:
+    """What one ``bedrock_provider`` does differently: bodies, parsing, stream events."""
+
+    name = ""
+    embedding_batch_size = 1
+
+    def check_model(self, configured: str, model: str) -> None:
+        """Refuse a per-call model whose body family differs from the configured one's."""
+
+    def chat_body(self, request: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
+        raise self._no_task("llm/v1/chat")
+
+    def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
+        raise self._no_task("llm/v1/chat")
+
+    def chat_stream(self, model: str) -> ParsedStream[Any, ChatChunk]:
+        raise self._no_task("llm/v1/chat")
+
+    def completion_body(
+        self, request: CompletionRequest, model: str, stream: bool
+    ) -> dict[str, Any]:
+        raise self._no_task("llm/v1/completions")
+
+    def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
+        raise self._no_task("llm/v1/completions")
+
+    def completion_stream(self, model: str) -> ParsedStream[Any, CompletionChunk]:
+        raise self._no_task("llm/v1/completions")
+
+    def streams(self, model: str) -> bool:
+        """Whether ``model`` streams (else a stream is one chunk from ``/invoke``)."""
+        return True
+
+    def embeddings_body(self, request: EmbeddingsRequest) -> dict[str, Any]:
+        raise self._no_task("llm/v1/embeddings")
+
+    def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
+        raise self._no_task("llm/v1/embeddings")
+
+    def _no_task(self, task: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"provider '{PROVIDER}' with bedrock_provider '{self.name}' does not offer the "
+            f"task '{task}' here"
+        )
