@@ -131,24 +131,9 @@ class _SchemaConverter:
     def types(
         self, node: Mapping[str, Any], out: dict[str, Any], where: str, refs: tuple[str, ...]
     ) -> None:
-        options = node.get("anyOf", node.get("oneOf"))
-        if options is not None:
-            # oneOf ("exactly one") becomes anyOf: for generation the two ask the same.
-            key = "anyOf" if "anyOf" in node else "oneOf"
-            if "anyOf" in node and "oneOf" in node:
-                raise self.refuse(f"{where}.oneOf", "anyOf and oneOf together cannot be merged")
-            if not isinstance(options, list):
-                raise self.refuse(f"{where}.{key}", f"{key} must be a list")
-            kept = [o for o in options if not (isinstance(o, Mapping) and o.get("type") == "null")]
-            if not kept:
-                raise self.refuse(f"{where}.{key}", f"{key} needs a non-null alternative")
-            if len(kept) < len(options):
-                out["nullable"] = True
-            converted = [self.convert(o, f"{where}.{key}[{i}]", refs) for i, o in enumerate(kept)]
-            if len(converted) == 1:
-                out.update({k: v for k, v in converted[0].items() if k not in out})
-            else:
-                out["anyOf"] = converted
+        """``anyOf`` / ``oneOf`` and ``type`` of ``node`` in Gemini's terms, into ``out``."""
+        if node.get("anyOf", node.get("oneOf")) is not None:
+            self._alternatives(node, out, where, refs)
         kind = node.get("type")
         if kind is None:
             return
@@ -163,6 +148,27 @@ class _SchemaConverter:
             out["type"] = _TYPES[named[0]]
         else:
             out["anyOf"] = [{"type": _TYPES[k]} for k in named]
+
+    def _alternatives(
+        self, node: Mapping[str, Any], out: dict[str, Any], where: str, refs: tuple[str, ...]
+    ) -> None:
+        # oneOf ("exactly one") becomes anyOf: for generation the two ask the same.
+        key = "anyOf" if "anyOf" in node else "oneOf"
+        options = node[key]
+        if "anyOf" in node and "oneOf" in node:
+            raise self.refuse(f"{where}.oneOf", "anyOf and oneOf together cannot be merged")
+        if not isinstance(options, list):
+            raise self.refuse(f"{where}.{key}", f"{key} must be a list")
+        kept = [o for o in options if not (isinstance(o, Mapping) and o.get("type") == "null")]
+        if not kept:
+            raise self.refuse(f"{where}.{key}", f"{key} needs a non-null alternative")
+        if len(kept) < len(options):
+            out["nullable"] = True
+        converted = [self.convert(o, f"{where}.{key}[{i}]", refs) for i, o in enumerate(kept)]
+        if len(converted) == 1:
+            out.update({k: v for k, v in converted[0].items() if k not in out})
+        else:
+            out["anyOf"] = converted
 
     def values(self, node: Mapping[str, Any], out: dict[str, Any], where: str) -> None:
         values = [node["const"]] if "const" in node else node.get("enum")
