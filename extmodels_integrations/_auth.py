@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
@@ -20,7 +20,7 @@ from extmodels_integrations._wire import HttpRequest
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["Auth", "EntraTokenAuth", "StaticAuth"]
+__all__ = ["Auth", "CachedTokenAuth", "EntraTokenAuth", "StaticAuth"]
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"
 COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -69,7 +69,73 @@ class StaticAuth:
         return f"StaticAuth(headers={sorted(self._secrets)})"
 
 
-class EntraTokenAuth:
+class CachedTokenAuth:
+    """Bearer tokens fetched through the transport, cached, and refreshed five minutes before
+    they expire; one fetch at a time per process (thread lock) and per event loop (asyncio
+    lock). Subclasses say how to ask (:meth:`token_request`), how to read the answer
+    (:meth:`read_token`) and what a failed exchange means (:meth:`token_error`)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        # None: time.monotonic, looked up at each use.
+        self._clock = clock
+        self._token: SecretStr | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        # asyncio locks belong to one event loop; keep one per loop.
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def token_request(self) -> HttpRequest:
+        """The token exchange request."""
+        raise NotImplementedError
+
+    def read_token(self, data: Any) -> tuple[SecretStr, float]:
+        """The token and its lifetime in seconds from the exchange's JSON answer."""
+        raise NotImplementedError
+
+    def token_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        """The typed error for a failed exchange."""
+        raise NotImplementedError
+
+    def _fresh(self) -> SecretStr | None:
+        if self._token is not None and self._now() < self._expires_at - _REFRESH_MARGIN:
+            return self._token
+        return None
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else time.monotonic()
+
+    def _store(self, data: Any) -> SecretStr:
+        token, lifetime = self.read_token(data)
+        self._token, self._expires_at = token, self._now() + lifetime
+        return token
+
+    def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
+        token = self._fresh()
+        if token is None:
+            with self._lock:
+                token = self._fresh()
+                if token is None:
+                    data, _ = transport.send_json(self.token_request(), self.token_error)
+                    token = self._store(data)
+        return {"Authorization": "Bearer " + token.get_secret_value()}
+
+    async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
+        token = self._fresh()
+        if token is None:
+            import asyncio  # here: async code runs only once asyncio is loaded
+
+            lock = self._async_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+            async with lock:
+                token = self._fresh()
+                if token is None:
+                    data, _ = await transport.asend_json(self.token_request(), self.token_error)
+                    token = self._store(data)
+        return {"Authorization": "Bearer " + token.get_secret_value()}
+
+
+class EntraTokenAuth(CachedTokenAuth):
     """OAuth2 client credentials against Microsoft Entra ID, for ``openai_api_type=azuread``."""
 
     def __init__(
@@ -86,13 +152,7 @@ class EntraTokenAuth:
         self._client_secret = client_secret
         self.scope = scope
         self.authority = authority.rstrip("/")
-        self._token: SecretStr | None = None
-        self._expires_at = 0.0
-        self._lock = threading.Lock()
-        # asyncio locks belong to one event loop; keep one per loop.
-        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
+        super().__init__()
 
     def __repr__(self) -> str:
         return f"EntraTokenAuth(tenant_id={self.tenant_id!r}, client_id={self.client_id!r})"
@@ -115,45 +175,16 @@ class EntraTokenAuth:
             content=_form(form),
         )
 
-    def _fresh(self) -> SecretStr | None:
-        if self._token is not None and time.monotonic() < self._expires_at - _REFRESH_MARGIN:
-            return self._token
-        return None
-
-    def _store(self, data: Any) -> SecretStr:
+    def read_token(self, data: Any) -> tuple[SecretStr, float]:
         try:
-            token = SecretStr(str(data["access_token"]))
-            lifetime = float(data.get("expires_in", 3600))
+            return SecretStr(str(data["access_token"])), float(data.get("expires_in", 3600))
         except (KeyError, TypeError, ValueError):
             raise StreamError(
                 "Entra ID token response has no access_token", provider="openai"
             ) from None
-        self._token, self._expires_at = token, time.monotonic() + lifetime
-        return token
 
-    def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
-        token = self._fresh()
-        if token is None:
-            with self._lock:
-                token = self._fresh()
-                if token is None:
-                    data, _ = transport.send_json(self.token_request(), _map_token_error)
-                    token = self._store(data)
-        return {"Authorization": "Bearer " + token.get_secret_value()}
-
-    async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
-        token = self._fresh()
-        if token is None:
-            import asyncio  # here: async code runs only once asyncio is loaded
-
-            loop = asyncio.get_running_loop()
-            lock = self._async_locks.setdefault(loop, asyncio.Lock())
-            async with lock:
-                token = self._fresh()
-                if token is None:
-                    data, _ = await transport.asend_json(self.token_request(), _map_token_error)
-                    token = self._store(data)
-        return {"Authorization": "Bearer " + token.get_secret_value()}
+    def token_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        return _map_token_error(status, headers, body)
 
 
 def _form(fields: Mapping[str, str]) -> bytes:

@@ -48,7 +48,10 @@ __all__ = [
     "Adapter",
     "EventParser",
     "ParsedStream",
+    "body_error",
     "error_for_status",
+    "error_json",
+    "header_value",
     "loads",
     "provider_params",
     "sse_stream",
@@ -174,6 +177,41 @@ def error_for_status(
     if retryable is not None:
         error.retryable = retryable
     return error
+
+
+def error_json(body: bytes) -> Any:
+    """An error body's JSON, or ``None`` when it is empty or not JSON (a proxy's HTML page)."""
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
+
+
+def header_value(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` present in ``headers`` (request-id headers differ by vendor)."""
+    return next((headers[h] for h in names if h in headers), None)
+
+
+def body_error(
+    status: int,
+    body: bytes,
+    message: str,
+    *,
+    provider: str,
+    code: object = None,
+    request_id: str | None = None,
+) -> APIError:
+    """The skeleton of every provider's ``map_error``: what the provider's body says
+    (``message``, ``code``, ``request_id``, read by its own rule) through
+    :func:`error_for_status`, with the start of the body as the message when it says nothing."""
+    return error_for_status(
+        status,
+        message or body[:500].decode("utf-8", "replace") or f"HTTP {status}",
+        provider=provider,
+        code=str(code) if code is not None else None,
+        request_id=request_id,
+        body=body,
+    )
 
 
 class Adapter:

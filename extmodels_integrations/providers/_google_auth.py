@@ -12,11 +12,8 @@ optional ``vertex`` extra and is imported only when a Vertex target is built.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,13 +21,13 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import SecretStr
 
+from extmodels_integrations._auth import CachedTokenAuth
 from extmodels_integrations._exceptions import (
     APIError,
     AuthenticationError,
     ConfigurationError,
     StreamError,
 )
-from extmodels_integrations._transport import Transport
 from extmodels_integrations._wire import HttpRequest
 
 __all__ = [
@@ -48,8 +45,6 @@ GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # google-auth signs assertions valid for one hour (service_account._DEFAULT_TOKEN_LIFETIME_SECS).
 _ASSERTION_LIFETIME = 3600
-# Refresh this long before expiry so a request never leaves with a token about to lapse.
-_REFRESH_MARGIN = 300.0
 _INSTALL_HINT = 'pip install "extmodels-integrations[vertex]"'
 _FIELD = "google_cloud_vertex_ai_config.private_key"
 
@@ -139,10 +134,9 @@ def _check_token_uri(uri: str) -> None:
         )
 
 
-class ServiceAccountTokenAuth:
-    """Bearer tokens for a service account: fetched on first use through the Transport,
-    cached, and refreshed five minutes before they expire; one fetch at a time per process
-    (thread lock) and per event loop (asyncio lock).
+class ServiceAccountTokenAuth(CachedTokenAuth):
+    """Bearer tokens for a service account (the JWT-bearer grant), cached and refreshed as
+    :class:`~extmodels_integrations._auth.CachedTokenAuth` does.
 
     ``wall_clock`` dates the JWT (seconds since the epoch); ``clock`` times the cache. Both
     are injectable for tests.
@@ -161,14 +155,8 @@ class ServiceAccountTokenAuth:
         self.scope = scope
         # The raw secret (JSON key text), kept only so errors can mask an echo of it.
         self._secret = secret
-        self._clock = clock
         self._wall_clock = wall_clock
-        self._token: SecretStr | None = None
-        self._expires_at = 0.0
-        self._lock = threading.Lock()
-        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
+        super().__init__(clock)
 
     def __repr__(self) -> str:
         return (
@@ -207,12 +195,7 @@ class ServiceAccountTokenAuth:
             content=urlencode(form).encode(),
         )
 
-    def _fresh(self) -> SecretStr | None:
-        if self._token is not None and self._clock() < self._expires_at - _REFRESH_MARGIN:
-            return self._token
-        return None
-
-    def _store(self, data: Any) -> SecretStr:
+    def read_token(self, data: Any) -> tuple[SecretStr, float]:
         token = data.get("access_token") if isinstance(data, Mapping) else None
         if not isinstance(token, str) or not token:
             raise StreamError("Google token response has no access_token", provider=PROVIDER)
@@ -220,29 +203,10 @@ class ServiceAccountTokenAuth:
             lifetime = float(data.get("expires_in", 3600))
         except (TypeError, ValueError):
             lifetime = 3600.0
-        self._token, self._expires_at = SecretStr(token), self._clock() + lifetime
-        return self._token
+        return SecretStr(token), lifetime
 
-    def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
-        token = self._fresh()
-        if token is None:
-            with self._lock:
-                token = self._fresh()
-                if token is None:
-                    data, _ = transport.send_json(self.token_request(), map_token_error)
-                    token = self._store(data)
-        return {"Authorization": "Bearer " + token.get_secret_value()}
-
-    async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
-        token = self._fresh()
-        if token is None:
-            lock = self._async_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-            async with lock:
-                token = self._fresh()
-                if token is None:
-                    data, _ = await transport.asend_json(self.token_request(), map_token_error)
-                    token = self._store(data)
-        return {"Authorization": "Bearer " + token.get_secret_value()}
+    def token_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        return map_token_error(status, headers, body)
 
 
 def map_token_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:

@@ -38,7 +38,9 @@ from extmodels_integrations._wire import HttpRequest, SSEEvent
 from extmodels_integrations.providers._base import (
     Adapter,
     ParsedStream,
-    error_for_status,
+    body_error,
+    error_json,
+    header_value,
     loads,
     sse_stream,
 )
@@ -335,10 +337,7 @@ class CompletionStreamParser(_StreamParser[CompletionChunk]):
 def map_error(provider: str, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     """The typed error for an OpenAI-style or Databricks-style error body."""
     message, code = "", None
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
+    data = error_json(body)
     if isinstance(data, Mapping):
         error = data.get("error")
         if isinstance(error, Mapping):
@@ -350,17 +349,8 @@ def map_error(provider: str, status: int, headers: Mapping[str, str], body: byte
         else:
             message = str(data.get("message") or data.get("detail") or error or "")
             code = data.get("error_code")
-    if not message:
-        message = body[:500].decode("utf-8", "replace") or f"HTTP {status}"
-    request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
-    return error_for_status(
-        status,
-        message,
-        provider=provider,
-        code=str(code) if code is not None else None,
-        request_id=request_id,
-        body=body,
-    )
+    request_id = header_value(headers, _REQUEST_ID_HEADERS)
+    return body_error(status, body, message, provider=provider, code=code, request_id=request_id)
 
 
 class OpenAIFormatAdapter(Adapter):

@@ -16,7 +16,6 @@ them for ``bedrock_provider: ai21labs``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +38,9 @@ from extmodels_integrations._wire import HttpRequest, SSEEvent
 from extmodels_integrations.providers._base import (
     Adapter,
     ParsedStream,
-    error_for_status,
+    body_error,
+    error_json,
+    header_value,
     loads,
     provider_params,
     sse_stream,
@@ -317,10 +318,7 @@ def map_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     """The typed error for an AI21 error body: ``{"detail": ...}`` (a string, or validation
     items), ``{"message": ...}`` or OpenAI-style ``{"error": {"message": ...}}``."""
     message, code = "", None
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
+    data = error_json(body)
     if isinstance(data, Mapping):
         error = data.get("error")
         if isinstance(error, Mapping):
@@ -328,16 +326,8 @@ def map_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
             code = error.get("code") or error.get("type")
         else:
             message = _detail(data.get("detail")) or str(data.get("message") or error or "")
-    if not message:
-        message = body[:500].decode("utf-8", "replace") or f"HTTP {status}"
-    return error_for_status(
-        status,
-        message,
-        provider=PROVIDER,
-        code=str(code) if code is not None else None,
-        request_id=next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None),
-        body=body,
-    )
+    request_id = header_value(headers, _REQUEST_ID_HEADERS)
+    return body_error(status, body, message, provider=PROVIDER, code=code, request_id=request_id)
 
 
 # -- adapter ------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ come from ``anthropics/anthropic-sdk-python`` (``types/message_create_params.py`
 Messages / streaming / structured-outputs documentation.
 
 The pure building blocks (:func:`messages_body`, :func:`completion_messages_body`,
-:func:`parse_message`, :func:`completion_from_chat`, :class:`MessageEventParser`,
-:func:`completion_chunk`, :func:`event_error`) are shared with ``amazon-bedrock`` targets whose
-``bedrock_provider`` is ``anthropic``: Bedrock carries the same bodies and events.
+:func:`parse_message`, :class:`MessageEventParser`, :func:`event_error`, and the completions
+views of :mod:`~extmodels_integrations.providers._views`) are shared with ``amazon-bedrock``
+targets whose ``bedrock_provider`` is ``anthropic``: Bedrock carries the same bodies and events.
 
 Policies a user may not guess:
 
@@ -54,6 +54,11 @@ from extmodels_integrations._types import (
 )
 from extmodels_integrations._wire import HttpRequest, SSEEvent
 from extmodels_integrations.providers._base import Adapter, ParsedStream, sse_stream
+from extmodels_integrations.providers._views import (
+    CompletionView,
+    completion_chunk,
+    completion_from_chat,
+)
 from extmodels_integrations.providers.anthropic._errors import event_error, map_error
 from extmodels_integrations.providers.anthropic._messages import (
     convert_messages as convert_messages,
@@ -66,18 +71,9 @@ from extmodels_integrations.providers.anthropic._request import (
     default_max_tokens,
     messages_body,
 )
-from extmodels_integrations.providers.anthropic._response import (
-    completion_from_chat,
-    parse_message,
-    parse_usage,
-)
+from extmodels_integrations.providers.anthropic._response import parse_message, parse_usage
 from extmodels_integrations.providers.anthropic._response import stop_reason as stop_reason
-from extmodels_integrations.providers.anthropic._stream import (
-    MessageEventParser,
-    _ChatEvents,
-    _CompletionEvents,
-    completion_chunk,
-)
+from extmodels_integrations.providers.anthropic._stream import MessageEventParser, _ChatEvents
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -148,7 +144,7 @@ class AnthropicAdapter(Adapter):
         return completion_from_chat(parse_message(data, self.provider))
 
     def completion_stream(self) -> ParsedStream[SSEEvent, CompletionChunk]:
-        return sse_stream(_CompletionEvents(self.provider))
+        return sse_stream(CompletionView(_ChatEvents(self.provider)))
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
         return map_error(self.provider, status, headers, body)

@@ -3,7 +3,6 @@ arrive after HTTP 200, so their ``type`` picks the class)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +15,7 @@ from extmodels_integrations._exceptions import (
     RateLimitError,
     ServerError,
 )
-from extmodels_integrations.providers._base import error_for_status
+from extmodels_integrations.providers._base import body_error, error_json
 
 # Error ``type`` -> class, for error events that arrive after HTTP 200 (no status to go on).
 # The types and the statuses they come with: anthropic-sdk-python ``types/shared/*_error.py``.
@@ -53,21 +52,11 @@ def map_error(provider: str, status: int, headers: Mapping[str, str], body: byte
     ``{"type": "error", "error": {"type", "message"}, "request_id"}``; 529 ``overloaded_error``
     is a retryable :class:`ServerError`."""
     message, code, request_id = "", None, headers.get("request-id")
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
+    data = error_json(body)
     if isinstance(data, Mapping):
         error = data.get("error")
         if isinstance(error, Mapping):
             message = str(error.get("message") or "")
             code = error.get("type")
         request_id = request_id or data.get("request_id")
-    return error_for_status(
-        status,
-        message or body[:500].decode("utf-8", "replace") or f"HTTP {status}",
-        provider=provider,
-        code=str(code) if code is not None else None,
-        request_id=request_id,
-        body=body,
-    )
+    return body_error(status, body, message, provider=provider, code=code, request_id=request_id)

@@ -11,8 +11,6 @@ from extmodels_integrations._exceptions import StreamError
 from extmodels_integrations._types import (
     ChatChoice,
     ChatResponse,
-    CompletionChoice,
-    CompletionResponse,
     ToolCall,
     Usage,
 )
@@ -87,18 +85,3 @@ def parse_message(data: Any, provider: str) -> ChatResponse:
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise StreamError(f"unexpected message shape: {exc}", provider=provider) from None
-
-
-def completion_from_chat(response: ChatResponse) -> CompletionResponse:
-    """The completions view of a one-message chat response."""
-    return CompletionResponse(
-        id=response.id,
-        model=response.model,
-        choices=[
-            CompletionChoice(index=c.index, text=c.content or "", finish_reason=c.finish_reason)
-            for c in response.choices
-        ],
-        usage=response.usage,
-        provider=response.provider,
-        metadata=response.metadata,
-    )

@@ -11,8 +11,6 @@ from extmodels_integrations._exceptions import StreamError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatChunkChoice,
-    CompletionChoice,
-    CompletionChunk,
     ToolCallDelta,
 )
 from extmodels_integrations._wire import SSEEvent
@@ -151,19 +149,6 @@ class MessageEventParser:
         return ChatChunk(self._id, self._model, [choice], None, self._provider)
 
 
-def completion_chunk(chunk: ChatChunk) -> CompletionChunk | None:
-    """The completions view of a chat chunk: text, finish reason and usage; ``None`` when the
-    chunk carries none of them (reasoning-only or tool-call chunks)."""
-    choices = [
-        CompletionChoice(index=c.index, text=c.content or "", finish_reason=c.finish_reason)
-        for c in chunk.choices
-        if c.content or c.finish_reason
-    ]
-    if not choices and chunk.usage is None:
-        return None
-    return CompletionChunk(chunk.id, chunk.model, choices, chunk.usage, chunk.provider)
-
-
 class _ChatEvents:
     """SSE events -> chat chunks."""
 
@@ -187,19 +172,3 @@ class _ChatEvents:
 
     def finish(self) -> None:
         self._parser.finish()
-
-
-class _CompletionEvents:
-    """SSE events -> completion chunks."""
-
-    __slots__ = ("_chat",)
-
-    def __init__(self, provider: str) -> None:
-        self._chat = _ChatEvents(provider)
-
-    def parse(self, event: SSEEvent) -> CompletionChunk | None:
-        chunk = self._chat.parse(event)
-        return None if chunk is None else completion_chunk(chunk)
-
-    def finish(self) -> None:
-        self._chat.finish()

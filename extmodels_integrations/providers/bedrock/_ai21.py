@@ -18,9 +18,10 @@ from extmodels_integrations._types import (
     Message,
 )
 from extmodels_integrations._wire import SSEEvent
-from extmodels_integrations.providers import ai21labs, anthropic
+from extmodels_integrations.providers import ai21labs
 from extmodels_integrations.providers._base import ParsedStream, provider_params
 from extmodels_integrations.providers._openai_format import parse_chat as parse_openai_chat
+from extmodels_integrations.providers._views import completion_chunk, completion_from_chat
 from extmodels_integrations.providers.bedrock._common import (
     PROVIDER,
     _Dialect,
@@ -87,7 +88,7 @@ class _AI21(_Dialect):
             response = ai21labs.parse_j2(data, PROVIDER)
             response.usage = response.usage or _header_usage(headers)
             return response
-        return anthropic.completion_from_chat(self.parse_chat(data, headers))
+        return completion_from_chat(self.parse_chat(data, headers))
 
     def chat_stream(self, model: str) -> ParsedStream[Any, ChatChunk]:
         parser = ai21labs.ChatStreamParserAI21(PROVIDER)
@@ -104,7 +105,7 @@ class _AI21(_Dialect):
 
         def parse(event: dict[str, Any]) -> CompletionChunk | None:
             chunk = parser.parse(SSEEvent(json.dumps(event)))
-            return None if chunk is None else anthropic.completion_chunk(chunk)
+            return None if chunk is None else completion_chunk(chunk)
 
         return _event_stream(parse, parser.finish, CompletionChunk)
 

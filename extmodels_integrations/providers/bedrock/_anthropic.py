@@ -16,6 +16,7 @@ from extmodels_integrations._types import (
 )
 from extmodels_integrations.providers import anthropic
 from extmodels_integrations.providers._base import ParsedStream
+from extmodels_integrations.providers._views import completion_chunk, completion_from_chat
 from extmodels_integrations.providers.bedrock._common import PROVIDER, _Dialect
 from extmodels_integrations.providers.bedrock._stream import _event_stream
 
@@ -46,7 +47,7 @@ class _Anthropic(_Dialect):
         return response
 
     def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
-        return anthropic.completion_from_chat(self.parse_chat(data, headers))
+        return completion_from_chat(self.parse_chat(data, headers))
 
     def chat_stream(self, model: str) -> ParsedStream[Any, ChatChunk]:
         parser = anthropic.MessageEventParser(PROVIDER)
@@ -61,7 +62,7 @@ class _Anthropic(_Dialect):
 
         def parse(event: dict[str, Any]) -> CompletionChunk | None:
             chunk = _invoked(parser.parse_event(event))
-            return None if chunk is None else anthropic.completion_chunk(chunk)
+            return None if chunk is None else completion_chunk(chunk)
 
         return _event_stream(parse, parser.finish, CompletionChunk)
 

@@ -29,8 +29,8 @@ from extmodels_integrations._types import (
     ToolCallDelta,
     Usage,
 )
-from extmodels_integrations.providers import anthropic
 from extmodels_integrations.providers._base import ParsedStream, provider_params
+from extmodels_integrations.providers._views import completion_from_chat
 from extmodels_integrations.providers.bedrock._common import (
     PROVIDER,
     _Dialect,
@@ -138,7 +138,7 @@ class _Cohere(_Dialect):
 
     def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
         if not isinstance(data, Mapping) or "generations" not in data:
-            return anthropic.completion_from_chat(self.parse_chat(data, headers))
+            return completion_from_chat(self.parse_chat(data, headers))
         try:
             choices = [
                 CompletionChoice(

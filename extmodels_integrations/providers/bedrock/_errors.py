@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from extmodels_integrations._exceptions import APIError, RateLimitError
 from extmodels_integrations.providers._aws import EventMessage
-from extmodels_integrations.providers._base import error_for_status
+from extmodels_integrations.providers._base import body_error, error_for_status, error_json
 from extmodels_integrations.providers.bedrock._common import PROVIDER, _header
 
 # Status of each exception event of the ResponseStream shape (botocore bedrock-runtime
@@ -29,23 +29,21 @@ def map_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     in ``x-amzn-ErrorType`` (the part before ``:``, as botocore's parser reads it)."""
     code = (_header(headers, "x-amzn-ErrorType") or "").split(":")[0] or None
     message = ""
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
+    data = error_json(body)
     if isinstance(data, Mapping):
         message = str(data.get("message") or data.get("Message") or "")
         code = code or data.get("__type")
-    if not message:
-        message = body[:500].decode("utf-8", "replace") or f"HTTP {status}"
     request_id = _header(headers, "x-amzn-RequestId")
+    error = body_error(status, body, message, provider=PROVIDER, code=code, request_id=request_id)
     if code in _THROTTLING_CODES:  # botocore retries it even when it comes with a 400
         return RateLimitError(
-            message, provider=PROVIDER, status_code=status, code=code, request_id=request_id
+            error.provider_message,
+            provider=PROVIDER,
+            status_code=status,
+            code=error.code,
+            request_id=request_id,
         )
-    return error_for_status(
-        status, message, provider=PROVIDER, code=code, request_id=request_id, body=body
-    )
+    return error
 
 
 def stream_exception(message: EventMessage) -> APIError:

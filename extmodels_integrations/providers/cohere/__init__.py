@@ -48,6 +48,7 @@ from extmodels_integrations.providers._base import (
 
 # Public in the single-module cohere.py but not in its __all__: the "X as X" form keeps them
 # re-exported (tests use ChatStreamParser and parse_usage) without widening __all__.
+from extmodels_integrations.providers._views import CompletionView
 from extmodels_integrations.providers.cohere._errors import PROVIDER as PROVIDER
 from extmodels_integrations.providers.cohere._errors import map_error as map_error
 from extmodels_integrations.providers.cohere._request import (
@@ -62,9 +63,6 @@ from extmodels_integrations.providers.cohere._response import parse_completion a
 from extmodels_integrations.providers.cohere._response import parse_embeddings as parse_embeddings
 from extmodels_integrations.providers.cohere._response import parse_usage as parse_usage
 from extmodels_integrations.providers.cohere._stream import ChatStreamParser as ChatStreamParser
-from extmodels_integrations.providers.cohere._stream import (
-    CompletionStreamParser as CompletionStreamParser,
-)
 
 __all__ = [
     "CohereAdapter",
@@ -124,7 +122,7 @@ class CohereAdapter(Adapter):
         return parse_completion(data)
 
     def completion_stream(self) -> ParsedStream[SSEEvent, CompletionChunk]:
-        return sse_stream(CompletionStreamParser())
+        return sse_stream(CompletionView(ChatStreamParser()))
 
     def embeddings_request(self, request: EmbeddingsRequest) -> HttpRequest:
         body: dict[str, Any] = {

@@ -4,12 +4,15 @@ name every part of this package tags its errors and responses with."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from extmodels_integrations._exceptions import APIError, ServerError
-from extmodels_integrations.providers._base import error_for_status
+from extmodels_integrations.providers._base import (
+    body_error,
+    error_json,
+    header_value,
+)
 
 PROVIDER = "cohere"
 
@@ -30,21 +33,16 @@ def _failed(value: Any, message: Any) -> APIError | None:
 def map_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     """The typed error for a Cohere error body ``{"message": ...}`` (v2 may add ``"id"``)."""
     message, body_id = "", None
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
+    data = error_json(body)
     if isinstance(data, Mapping):
         message = str(data.get("message") or data.get("detail") or "")
         body_id = data.get("id")
-    if not message:
-        message = body[:500].decode("utf-8", "replace") or f"HTTP {status}"
-    request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
+    request_id = header_value(headers, _REQUEST_ID_HEADERS)
     # 498 is Cohere's "invalid token": an authentication failure by another number.
-    return error_for_status(
+    return body_error(
         401 if status == 498 else status,
+        body,
         message,
         provider=PROVIDER,
         request_id=request_id or (str(body_id) if body_id else None),
-        body=body,
     )

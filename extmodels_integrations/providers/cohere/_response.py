@@ -10,12 +10,12 @@ from extmodels_integrations._exceptions import StreamError
 from extmodels_integrations._types import (
     ChatChoice,
     ChatResponse,
-    CompletionChoice,
     CompletionResponse,
     EmbeddingsResponse,
     ToolCall,
     Usage,
 )
+from extmodels_integrations.providers._views import completion_from_chat
 from extmodels_integrations.providers.cohere._errors import PROVIDER, _failed
 from extmodels_integrations.providers.cohere._request import _tool_call
 
@@ -105,12 +105,7 @@ def parse_chat(data: Any) -> ChatResponse:
 
 def parse_completion(data: Any) -> CompletionResponse:
     """A unified completions response from a v2 chat response."""
-    try:
-        choice, usage = _chat_choice(data)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise StreamError(f"unexpected chat response shape: {exc}", provider=PROVIDER) from None
-    text = CompletionChoice(0, choice.content or "", choice.finish_reason)
-    return CompletionResponse(data.get("id"), None, [text], usage, PROVIDER)
+    return completion_from_chat(parse_chat(data))
 
 
 def parse_embeddings(data: Any) -> EmbeddingsResponse:

@@ -10,8 +10,6 @@ from extmodels_integrations._exceptions import StreamError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatChunkChoice,
-    CompletionChoice,
-    CompletionChunk,
     ToolCallDelta,
     Usage,
 )
@@ -98,28 +96,3 @@ class ChatStreamParser:
                 "stream ended before message-end; the connection was probably cut",
                 provider=PROVIDER,
             )
-
-
-class CompletionStreamParser:
-    """The chat stream parser, with text deltas reported as completion chunks."""
-
-    __slots__ = ("_chat",)
-
-    def __init__(self) -> None:
-        self._chat = ChatStreamParser()
-
-    def parse(self, event: SSEEvent) -> CompletionChunk | None:
-        chunk = self._chat.parse(event)
-        if chunk is None:
-            return None
-        choices = [
-            CompletionChoice(0, c.content or "", c.finish_reason)
-            for c in chunk.choices
-            if c.content or c.finish_reason
-        ]
-        if not choices and chunk.usage is None:
-            return None
-        return CompletionChunk(chunk.id, None, choices, chunk.usage, PROVIDER)
-
-    def finish(self) -> None:
-        self._chat.finish()

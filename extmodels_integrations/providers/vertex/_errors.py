@@ -4,13 +4,12 @@ part of this package tags its errors and responses with."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from extmodels_integrations._exceptions import APIError, ContextWindowExceededError
-from extmodels_integrations.providers._base import error_for_status
+from extmodels_integrations.providers._base import body_error, error_for_status, error_json
 
 PROVIDER = "google-cloud-vertex-ai"
 
@@ -43,14 +42,10 @@ def _error_from(error: Mapping[str, Any], status: int, body: bytes) -> APIError:
 def map_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     """The typed error for Google's ``{"error": {"code", "message", "status", "details"}}``
     (also when wrapped in a list, as non-SSE streams send it)."""
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
+    data = error_json(body)
     if isinstance(data, list) and data:
         data = data[0]
     error = data.get("error") if isinstance(data, Mapping) else None
     if not isinstance(error, Mapping):
-        text = body[:500].decode("utf-8", "replace") or f"HTTP {status}"
-        return error_for_status(status, text, provider=PROVIDER, body=body)
+        return body_error(status, body, "", provider=PROVIDER)
     return _error_from(error, status, body)
