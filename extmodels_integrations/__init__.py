@@ -9,21 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 from extmodels_integrations._client import ExternalClient
 from extmodels_integrations._exceptions import (
+    APIConnectionError,
     APIError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
-    ConnectionError,
     ContentFilterError,
     ContextWindowExceededError,
     ExternalModelError,
+    MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
-    StreamError,
-    TimeoutError,
     UnsupportedParameterError,
+    renamed,
 )
 from extmodels_integrations._secrets import SecretReference, SecretResolver
 from extmodels_integrations._types import (
@@ -70,7 +71,7 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return renamed(__name__, name, globals())
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
@@ -81,7 +82,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "APIConnectionError",
     "APIError",
+    "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
     "ChatChoice",
@@ -94,7 +97,6 @@ __all__ = [
     "CompletionRequest",
     "CompletionResponse",
     "ConfigurationError",
-    "ConnectionError",
     "ContentFilterError",
     "ContextWindowExceededError",
     "EmbeddingsRequest",
@@ -103,6 +105,7 @@ __all__ = [
     "ExternalClient",
     "ExternalModel",
     "ExternalModelError",
+    "MalformedResponseError",
     "Message",
     "NotFoundError",
     "PermissionDeniedError",
@@ -112,8 +115,6 @@ __all__ = [
     "SecretResolver",
     "ServedEntity",
     "ServerError",
-    "StreamError",
-    "TimeoutError",
     "ToolCall",
     "ToolCallDelta",
     "UnsupportedParameterError",

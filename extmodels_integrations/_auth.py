@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
-from extmodels_integrations._exceptions import APIError, AuthenticationError, StreamError
+from extmodels_integrations._exceptions import APIError, AuthenticationError, MalformedResponseError
 from extmodels_integrations._transport import Transport
 from extmodels_integrations._wire import HttpRequest
 
@@ -179,7 +179,7 @@ class EntraTokenAuth(CachedTokenAuth):
         try:
             return SecretStr(str(data["access_token"])), float(data.get("expires_in", 3600))
         except (KeyError, TypeError, ValueError):
-            raise StreamError(
+            raise MalformedResponseError(
                 "Entra ID token response has no access_token", provider="openai"
             ) from None
 

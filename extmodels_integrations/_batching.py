@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TypeVar
 
-from extmodels_integrations._exceptions import ConfigurationError, StreamError
+from extmodels_integrations._exceptions import ConfigurationError, MalformedResponseError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatResponse,
@@ -134,7 +134,7 @@ def batches(texts: list[str], size: int) -> list[list[str]]:
 
 def checked(response: EmbeddingsResponse, expected: int) -> EmbeddingsResponse:
     if len(response.embeddings) != expected:
-        raise StreamError(
+        raise MalformedResponseError(
             f"asked for {expected} embeddings, got {len(response.embeddings)}",
             provider=response.provider,
         )

@@ -48,6 +48,7 @@ from ._provider_configs import (
     fail,
     raise_issues,
 )
+from ._types import Task
 
 __all__ = [
     "CONFIG_KEYS",
@@ -82,7 +83,6 @@ Provider = Literal[
     "google-cloud-vertex-ai",
     "databricks-model-serving",
 ]
-Task = Literal["llm/v1/chat", "llm/v1/completions", "llm/v1/embeddings"]
 
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 """Every provider this package supports, as spelled in ``external_model.provider``."""

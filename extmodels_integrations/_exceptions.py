@@ -8,23 +8,24 @@ from field names, and the raw body is redacted before it is stored.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 
 __all__ = [
+    "APIConnectionError",
     "APIError",
+    "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
-    "ConnectionError",
     "ContentFilterError",
     "ContextWindowExceededError",
     "ExternalModelError",
+    "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
-    "StreamError",
-    "TimeoutError",
     "UnsupportedParameterError",
 ]
 
@@ -71,16 +72,18 @@ def _rebuild_unsupported(provider: str, parameter: str, message: str) -> Unsuppo
     return error
 
 
-class StreamError(ExternalModelError):
-    """A response or stream could not be decoded (malformed JSON, truncated stream...)."""
+class MalformedResponseError(ExternalModelError):
+    """A response or stream is not what the provider's wire format promises: malformed JSON, a
+    body of an unexpected shape, a stream cut short (formerly ``StreamError``)."""
 
     def __init__(self, message: str, *, provider: str | None = None) -> None:
         super().__init__(message)
         self.provider = provider
 
 
-class ConnectionError(ExternalModelError):
-    """The provider could not be reached (DNS, refused, reset)."""
+class APIConnectionError(ExternalModelError):
+    """The provider could not be reached (DNS, refused, reset); formerly ``ConnectionError``,
+    which shadowed the built-in."""
 
     retryable = True
 
@@ -89,8 +92,9 @@ class ConnectionError(ExternalModelError):
         self.provider = provider
 
 
-class TimeoutError(ExternalModelError):
-    """Connecting, reading, or waiting for the next stream chunk took too long."""
+class APITimeoutError(ExternalModelError):
+    """Connecting, reading, or waiting for the next stream chunk took too long; formerly
+    ``TimeoutError``, which shadowed the built-in."""
 
     retryable = True
 
@@ -214,3 +218,33 @@ class ServerError(APIError):
     """The provider failed (5xx, 529 overloaded, or an error event mid-stream)."""
 
     retryable = True
+
+
+#: Names of the 0.1 release, kept for one release: the first two shadowed Python's built-ins
+#: (``except TimeoutError`` caught ours or the built-in depending on an import), the third
+#: named streams though plain responses raise it too.
+RENAMED = {
+    "ConnectionError": "APIConnectionError",
+    "TimeoutError": "APITimeoutError",
+    "StreamError": "MalformedResponseError",
+}
+
+
+def renamed(module: str, name: str, namespace: dict[str, object]) -> object:
+    """The class an old name stands for, with a :class:`DeprecationWarning` naming the new
+    one; ``AttributeError`` for any other missing name (a module ``__getattr__`` helper)."""
+    new = RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} is renamed {new}; the old name goes in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    # Cached so one import warns once (``from m import X`` looks the name up twice).
+    namespace[name] = namespace[new]
+    return namespace[new]
+
+
+def __getattr__(name: str) -> object:
+    return renamed(__name__, name, globals())

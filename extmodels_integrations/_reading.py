@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from extmodels_integrations._control import retry_after_seconds
-from extmodels_integrations._exceptions import APIError, StreamError, TimeoutError
+from extmodels_integrations._exceptions import APIError, APITimeoutError, MalformedResponseError
 from extmodels_integrations._wire import ErrorMapper, StreamDecoder
 
 __all__ = ["StreamReader", "decode_json", "status_error"]
@@ -33,16 +33,19 @@ def status_error(
 
 
 def decode_json(body: bytes, provider: str | None) -> Any:
-    """The JSON body of a response, or a :class:`StreamError` saying what came instead."""
+    """The JSON body of a response, or a :class:`MalformedResponseError` saying what came
+    instead."""
     try:
         return json.loads(body)
     except UnicodeDecodeError as exc:
-        raise StreamError(
+        raise MalformedResponseError(
             f"response is not valid UTF-8 (byte {exc.start}: {exc.reason})", provider=provider
         ) from None
     except ValueError:
         snippet = body[:200].decode("utf-8", "replace")
-        raise StreamError(f"response is not valid JSON: {snippet!r}", provider=provider) from None
+        raise MalformedResponseError(
+            f"response is not valid JSON: {snippet!r}", provider=provider
+        ) from None
 
 
 # Content types of the streams we decode; anything else that fails to decode is explained by
@@ -63,13 +66,13 @@ class _Sniff:
         if len(self.head) < 200:
             self.head += raw[: 200 - len(self.head)]
 
-    def explain(self, error: StreamError) -> StreamError:
+    def explain(self, error: MalformedResponseError) -> MalformedResponseError:
         """``error``, or the reason it happened when the body was not a stream at all."""
         kind = self._headers.get("content-type", "")
         if kind.split(";")[0].strip().lower() in _STREAM_TYPES:
             return error
         snippet = self.head.decode("utf-8", "replace")
-        return StreamError(
+        return MalformedResponseError(
             f"expected a stream but the server answered with content-type {kind or 'none'!r}: "
             f"{snippet!r}",
             provider=error.provider,
@@ -93,7 +96,7 @@ class _StallWatch:
         if progressed:
             self._last = now
         elif now - self._last > self._limit:
-            raise TimeoutError(
+            raise APITimeoutError(
                 f"stream stalled: no data for {self._limit:g}s (stall_timeout)",
                 provider=self._provider,
             )
@@ -125,7 +128,7 @@ class StreamReader(Generic[E]):
         self._sniff.see(raw)
         try:
             events = self._decoder.feed(raw)
-        except StreamError as error:
+        except MalformedResponseError as error:
             raise self._explained(error) from None
         self._watch.check(bool(events))
         self._yielded = self._yielded or bool(events)
@@ -135,8 +138,8 @@ class StreamReader(Generic[E]):
         """The events left when the byte stream ends; raises if it was cut short."""
         try:
             return self._decoder.close()
-        except StreamError as error:
+        except MalformedResponseError as error:
             raise self._explained(error) from None
 
-    def _explained(self, error: StreamError) -> StreamError:
+    def _explained(self, error: MalformedResponseError) -> MalformedResponseError:
         return error if self._yielded else self._sniff.explain(error)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ._exceptions import ConfigurationError, ExternalModelError, StreamError
+from ._exceptions import ConfigurationError, ExternalModelError, MalformedResponseError
 
 __all__ = [
     "ENV_VAR_PREFIX",
@@ -240,11 +240,11 @@ def workspace_secret_request(host: str, scope: str, key: str) -> tuple[str, dict
 def decode_workspace_secret(payload: Mapping[str, Any]) -> str:
     """The secret value from a ``/api/2.0/secrets/get`` response (base64 -> UTF-8 text).
 
-    Raises ``StreamError`` (a decoding failure) without quoting the payload.
+    Raises ``MalformedResponseError`` (a decoding failure) without quoting the payload.
     """
     value = payload.get("value")
     if not isinstance(value, str):
-        raise StreamError(
+        raise MalformedResponseError(
             "the Databricks secrets API response has no 'value' string", provider="databricks"
         )
     try:
@@ -252,7 +252,7 @@ def decode_workspace_secret(payload: Mapping[str, Any]) -> str:
     except (binascii.Error, UnicodeDecodeError):
         # `from None`: UnicodeDecodeError keeps the decoded bytes (the secret) on `.object`,
         # and a chained cause would carry them into tracebacks and error reporters.
-        raise StreamError(
+        raise MalformedResponseError(
             "the Databricks secrets API returned a value that is not base64-encoded UTF-8 text",
             provider="databricks",
         ) from None

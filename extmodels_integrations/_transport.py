@@ -21,7 +21,7 @@ import httpx
 
 from extmodels_integrations import _control
 from extmodels_integrations._control import RetryPolicy, asleep, retry_after_seconds
-from extmodels_integrations._exceptions import ConnectionError, TimeoutError
+from extmodels_integrations._exceptions import APIConnectionError, APITimeoutError
 from extmodels_integrations._reading import StreamReader, decode_json, status_error
 from extmodels_integrations._wire import (
     ErrorMapper,
@@ -325,9 +325,9 @@ class _HttpxErrors:
         where = f" ({self._provider})" if self._provider else ""
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__
-            raise TimeoutError(
+            raise APITimeoutError(
                 f"{kind}{where}: {self._hint(kind)}", provider=self._provider
             ) from exc
-        raise ConnectionError(
+        raise APIConnectionError(
             f"{type(exc).__name__}{where}: {exc}", provider=self._provider
         ) from exc

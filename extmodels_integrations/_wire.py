@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from extmodels_integrations._exceptions import APIError, StreamError
+from extmodels_integrations._exceptions import APIError, MalformedResponseError
 
 __all__ = ["ErrorMapper", "HttpRequest", "SSEDecoder", "SSEEvent", "StreamDecoder"]
 
@@ -79,7 +79,7 @@ class SSEDecoder:
         try:
             text = self._pending + self._decoder.decode(chunk)
         except UnicodeDecodeError as exc:
-            raise StreamError(f"stream is not valid UTF-8: {exc.reason}") from None
+            raise MalformedResponseError(f"stream is not valid UTF-8: {exc.reason}") from None
         hold = ""
         if text.endswith("\r"):
             # The matching "\n" may arrive in the next read; do not count a blank line twice.
@@ -103,7 +103,9 @@ class SSEDecoder:
         try:
             tail = self._pending + self._decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            raise StreamError(f"stream ends inside a UTF-8 sequence: {exc.reason}") from None
+            raise MalformedResponseError(
+                f"stream ends inside a UTF-8 sequence: {exc.reason}"
+            ) from None
         self._pending = ""
         events: list[SSEEvent] = []
         for line in tail.replace("\r\n", "\n").replace("\r", "\n").split("\n"):

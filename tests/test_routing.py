@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from extmodels_integrations import (
+    APIConnectionError,
     AuthenticationError,
     ChatChunk,
-    ConnectionError,
     ExternalClient,
     ServerError,
 )
@@ -323,7 +323,7 @@ def test_a_failure_after_the_stream_began_is_raised_not_retried() -> None:
     http = httpx.Client(transport=httpx.MockTransport(handler))
     with ExternalClient(endpoint_config=config, http_client=http, max_retries=3) as client:
         received: list[ChatChunk] = []
-        with pytest.raises(ConnectionError, match="mid-stream"):
+        with pytest.raises(APIConnectionError, match="mid-stream"):
             for chunk in client.stream_chat(messages=HI):
                 received.append(chunk)
     assert [c.choices[0].content for c in received] == ["Hel", "lo"]

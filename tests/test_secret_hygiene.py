@@ -512,9 +512,9 @@ def test_pickled_core_errors_keep_attributes() -> None:
             body='{"error": 1}',
             retry_after=2.5,
         ),
-        ei.StreamError("cut short", provider="openai"),
-        ei.TimeoutError("too slow", provider="openai"),
-        ei.ConnectionError("refused", provider="openai"),
+        ei.MalformedResponseError("cut short", provider="openai"),
+        ei.APITimeoutError("too slow", provider="openai"),
+        ei.APIConnectionError("refused", provider="openai"),
         ei.ConfigurationError("host: missing"),
     ]
     for error in errors:

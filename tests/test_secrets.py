@@ -10,8 +10,8 @@ from pydantic import SecretStr
 
 from extmodels_integrations._exceptions import (
     ConfigurationError,
+    MalformedResponseError,
     PermissionDeniedError,
-    StreamError,
 )
 from extmodels_integrations._secrets import (
     SecretReference,
@@ -268,7 +268,7 @@ def test_decode_workspace_secret() -> None:
     ],
 )
 def test_decode_workspace_secret_errors_do_not_leak(payload: dict[str, str]) -> None:
-    with pytest.raises(StreamError) as info:
+    with pytest.raises(MalformedResponseError) as info:
         decode_workspace_secret(payload)
     assert CANARY not in str(info.value)
     assert info.value.__cause__ is None

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from extmodels_integrations import APIConnectionError as ExtConnectionError
 from extmodels_integrations import (
     APIError,
     AuthenticationError,
@@ -28,15 +29,14 @@ from extmodels_integrations import (
     ContextWindowExceededError,
     ExternalClient,
     ExternalModelError,
+    MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
-    StreamError,
     _control,
 )
-from extmodels_integrations import ConnectionError as ExtConnectionError
-from extmodels_integrations import TimeoutError as ExtTimeoutError
+from extmodels_integrations import APITimeoutError as ExtTimeoutError
 from extmodels_integrations._transport import SSEDecoder, SSEEvent, retry_after_seconds
 
 # -- SSEDecoder --------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_sse_utf8_character_split_across_reads() -> None:
 )
 def test_sse_invalid_utf8_is_a_stream_error(reads: list[bytes]) -> None:
     decoder = SSEDecoder()
-    with pytest.raises(StreamError, match="UTF-8"):
+    with pytest.raises(MalformedResponseError, match="UTF-8"):
         for read in reads:
             decoder.feed(read)
 
@@ -135,7 +135,7 @@ def test_sse_invalid_utf8_is_a_stream_error(reads: list[bytes]) -> None:
 def test_sse_stream_ending_inside_a_utf8_character_is_a_stream_error() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: \xe2\x9c") == []
-    with pytest.raises(StreamError, match="UTF-8"):
+    with pytest.raises(MalformedResponseError, match="UTF-8"):
         decoder.close()
 
 
@@ -753,7 +753,7 @@ async def test_stream_error_event_before_anything_yielded_is_retried(harness, bo
 @pytest.mark.parametrize(
     ("body", "cls"),
     [
-        (Body(sse(event("", role="assistant"), event("Hi"))), StreamError),
+        (Body(sse(event("", role="assistant"), event("Hi"))), MalformedResponseError),
         (
             Body(
                 sse(event("", role="assistant"), event("Hi")),

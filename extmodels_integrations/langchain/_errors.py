@@ -59,16 +59,16 @@ class APIError(ours.APIError, ModelAPIError):
     """:class:`extmodels_integrations.APIError` and ``ModelAPIError``."""
 
 
-class TimeoutError(ours.TimeoutError, ModelTimeoutError):
-    """:class:`extmodels_integrations.TimeoutError` and ``ModelTimeoutError``."""
+class APITimeoutError(ours.APITimeoutError, ModelTimeoutError):
+    """:class:`extmodels_integrations.APITimeoutError` and ``ModelTimeoutError``."""
 
 
-class ConnectionError(ours.ConnectionError, ModelConnectionError):
-    """:class:`extmodels_integrations.ConnectionError` and ``ModelConnectionError``."""
+class APIConnectionError(ours.APIConnectionError, ModelConnectionError):
+    """:class:`extmodels_integrations.APIConnectionError` and ``ModelConnectionError``."""
 
 
-class StreamError(ours.StreamError, ModelAPIError):
-    """:class:`extmodels_integrations.StreamError` and ``ModelAPIError``."""
+class MalformedResponseError(ours.MalformedResponseError, ModelAPIError):
+    """:class:`extmodels_integrations.MalformedResponseError` and ``ModelAPIError``."""
 
 
 _DUAL: dict[type[ours.ExternalModelError], type[ours.ExternalModelError]] = {
@@ -83,9 +83,9 @@ _DUAL: dict[type[ours.ExternalModelError], type[ours.ExternalModelError]] = {
         RateLimitError,
         ServerError,
         APIError,
-        TimeoutError,
-        ConnectionError,
-        StreamError,
+        APITimeoutError,
+        APIConnectionError,
+        MalformedResponseError,
     )
 }
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from extmodels_integrations._exceptions import ConfigurationError, StreamError
+from extmodels_integrations._exceptions import ConfigurationError, MalformedResponseError
 from extmodels_integrations._transport import Transport
 from extmodels_integrations._wire import HttpRequest
 
@@ -218,9 +218,9 @@ def _header_value(kind: int, data: bytes, at: int) -> tuple[Any, int]:
         if kind <= 1:
             value = kind == 0
     else:
-        raise StreamError(f"event stream header has unknown value type {kind}")
+        raise MalformedResponseError(f"event stream header has unknown value type {kind}")
     if not width_ok:
-        raise StreamError("event stream message has truncated headers")
+        raise MalformedResponseError("event stream message has truncated headers")
     return value, end
 
 
@@ -233,7 +233,7 @@ def _headers(data: bytes) -> dict[str, Any]:
             name = data[at + 1 : at + 1 + size].decode()
             headers[name], at = _header_value(data[at + 1 + size], data, at + 2 + size)
     except (IndexError, UnicodeDecodeError):
-        raise StreamError("event stream message has malformed headers") from None
+        raise MalformedResponseError("event stream message has malformed headers") from None
     return headers
 
 
@@ -256,10 +256,12 @@ class EventStreamDecoder:
         while len(self._buffer) >= _PRELUDE:
             total, headers_length, prelude_crc = struct.unpack_from(">III", self._buffer)
             if zlib.crc32(self._buffer[:8]) != prelude_crc:
-                raise StreamError("event stream prelude CRC mismatch: the stream is corrupt")
+                raise MalformedResponseError(
+                    "event stream prelude CRC mismatch: the stream is corrupt"
+                )
             payload_length = total - headers_length - _PRELUDE - 4
             if headers_length > _MAX_HEADERS or not 0 <= payload_length <= _MAX_PAYLOAD:
-                raise StreamError(
+                raise MalformedResponseError(
                     f"event stream message has impossible lengths ({total}, {headers_length})"
                 )
             if len(self._buffer) < total:
@@ -268,7 +270,9 @@ class EventStreamDecoder:
             del self._buffer[:total]
             (crc,) = struct.unpack_from(">I", message, total - 4)
             if zlib.crc32(message[:-4]) != crc:
-                raise StreamError("event stream message CRC mismatch: the stream is corrupt")
+                raise MalformedResponseError(
+                    "event stream message CRC mismatch: the stream is corrupt"
+                )
             end = _PRELUDE + headers_length
             out.append(EventMessage(_headers(message[_PRELUDE:end]), message[end:-4]))
         return out
@@ -278,7 +282,7 @@ class EventStreamDecoder:
         if self._buffer:
             left = len(self._buffer)
             self._buffer.clear()
-            raise StreamError(
+            raise MalformedResponseError(
                 f"event stream ended inside a message ({left} bytes left over); "
                 "the connection was probably cut"
             )

@@ -18,11 +18,11 @@ from extmodels_integrations._exceptions import (
     ContentFilterError,
     ContextWindowExceededError,
     ExternalModelError,
+    MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
-    StreamError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._types import (
@@ -71,7 +71,8 @@ class EventParser(Protocol[Ev_contra, T_co]):
         ...
 
     def finish(self) -> None:
-        """Called when the byte stream ends; raises :class:`StreamError` if it was truncated."""
+        """Called when the byte stream ends; raises :class:`MalformedResponseError` if it was
+        truncated."""
         ...
 
 
@@ -110,12 +111,14 @@ class ParsedStream(Generic[Ev, T]):
 
 
 def loads(text: str | bytes, provider: str | None) -> Any:
-    """``json.loads`` that raises our :class:`StreamError` with a short excerpt."""
+    """``json.loads`` that raises our :class:`MalformedResponseError` with a short excerpt."""
     try:
         return json.loads(text)
     except ValueError:
         excerpt = text[:200] if isinstance(text, str) else text[:200].decode("utf-8", "replace")
-        raise StreamError(f"provider sent malformed JSON: {excerpt!r}", provider=provider) from None
+        raise MalformedResponseError(
+            f"provider sent malformed JSON: {excerpt!r}", provider=provider
+        ) from None
 
 
 _CONTEXT_MARKERS = (
@@ -226,7 +229,7 @@ class Adapter:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Every response parser an adapter defines is held to the unified types: provider
-        # JSON of any shape gives a well-typed result or a StreamError (see _checks).
+        # JSON of any shape gives a well-typed result or a MalformedResponseError (see _checks).
         super().__init_subclass__(**kwargs)
         for name in ("parse_chat", "parse_completion", "parse_embeddings"):
             if name in cls.__dict__:

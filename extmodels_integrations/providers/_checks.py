@@ -1,6 +1,6 @@
 """The last line between a provider's JSON and the caller: a parsed result whose fields do not
-have the unified types becomes a :class:`StreamError`, and so does any Python error a parser
-raises on a shape it did not expect.
+have the unified types becomes a :class:`MalformedResponseError`, and so does any Python error a
+parser raises on a shape it did not expect.
 
 Parsers read provider JSON with ``.get`` chains; an answer of the wrong shape (a proxy's error
 page, a truncated rewrite, a new API version) would otherwise surface as ``AttributeError`` or
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from extmodels_integrations._exceptions import ExternalModelError, StreamError
+from extmodels_integrations._exceptions import ExternalModelError, MalformedResponseError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatResponse,
@@ -41,9 +41,9 @@ SHAPE_ERRORS = (
 )
 
 
-def shape_error(exc: BaseException, provider: str | None) -> StreamError:
-    """The :class:`StreamError` for a parser that tripped over an unexpected shape."""
-    return StreamError(
+def shape_error(exc: BaseException, provider: str | None) -> MalformedResponseError:
+    """The :class:`MalformedResponseError` for a parser that tripped over an unexpected shape."""
+    return MalformedResponseError(
         f"provider sent a response of an unexpected shape ({type(exc).__name__}: {exc})"[:500],
         provider=provider,
     )
@@ -169,13 +169,15 @@ def _check(result: R, provider: str | None) -> R:
     try:
         _CHECKS[type(result)](result)
     except _Bad as bad:
-        raise StreamError(f"provider sent a malformed response: {bad}", provider=provider) from None
+        raise MalformedResponseError(
+            f"provider sent a malformed response: {bad}", provider=provider
+        ) from None
     return result
 
 
 def check_response(parse: Callable[[], R], provider: str | None) -> R:
-    """``parse()`` with shape errors turned into :class:`StreamError` and the result's field
-    types checked."""
+    """``parse()`` with shape errors turned into :class:`MalformedResponseError` and the
+    result's field types checked."""
     try:
         result = parse()
     except ExternalModelError:

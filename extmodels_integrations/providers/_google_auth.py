@@ -26,7 +26,7 @@ from extmodels_integrations._exceptions import (
     APIError,
     AuthenticationError,
     ConfigurationError,
-    StreamError,
+    MalformedResponseError,
 )
 from extmodels_integrations._wire import HttpRequest
 
@@ -198,7 +198,9 @@ class ServiceAccountTokenAuth(CachedTokenAuth):
     def read_token(self, data: Any) -> tuple[SecretStr, float]:
         token = data.get("access_token") if isinstance(data, Mapping) else None
         if not isinstance(token, str) or not token:
-            raise StreamError("Google token response has no access_token", provider=PROVIDER)
+            raise MalformedResponseError(
+                "Google token response has no access_token", provider=PROVIDER
+            )
         try:
             lifetime = float(data.get("expires_in", 3600))
         except (TypeError, ValueError):

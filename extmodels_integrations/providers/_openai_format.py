@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from extmodels_integrations._exceptions import APIError, ServerError, StreamError
+from extmodels_integrations._exceptions import APIError, MalformedResponseError, ServerError
 from extmodels_integrations._types import (
     ChatChoice,
     ChatChunk,
@@ -93,7 +93,9 @@ def split_content(content: Any) -> tuple[str | None, str | None]:
     if content is None or isinstance(content, str):
         return content, None
     if not isinstance(content, list):
-        raise StreamError(f"message content has unexpected type {type(content).__name__}")
+        raise MalformedResponseError(
+            f"message content has unexpected type {type(content).__name__}"
+        )
     text: list[str] = []
     reasoning: list[str] = []
     for part in content:
@@ -154,7 +156,9 @@ def parse_chat(data: Any, provider: str) -> ChatResponse:
             provider=provider,
         )
     except (AttributeError, TypeError, ValueError) as exc:
-        raise StreamError(f"unexpected chat response shape: {exc}", provider=provider) from None
+        raise MalformedResponseError(
+            f"unexpected chat response shape: {exc}", provider=provider
+        ) from None
 
 
 def parse_completion(data: Any, provider: str) -> CompletionResponse:
@@ -176,7 +180,7 @@ def parse_completion(data: Any, provider: str) -> CompletionResponse:
             provider=provider,
         )
     except (AttributeError, TypeError, ValueError) as exc:
-        raise StreamError(
+        raise MalformedResponseError(
             f"unexpected completion response shape: {exc}", provider=provider
         ) from None
 
@@ -205,7 +209,7 @@ def parse_embeddings(data: Any, provider: str) -> EmbeddingsResponse:
             provider=provider,
         )
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise StreamError(
+        raise MalformedResponseError(
             f"unexpected embeddings response shape: {exc!r}", provider=provider
         ) from None
 
@@ -239,7 +243,7 @@ class _StreamParser(Generic[_Chunk]):
             return None
         data = loads(event.data, self._provider)
         if not isinstance(data, dict):
-            raise StreamError(
+            raise MalformedResponseError(
                 f"unexpected stream event: {event.data[:200]!r}", provider=self._provider
             )
         if data.get("error") and not data.get("choices"):
@@ -252,7 +256,9 @@ class _StreamParser(Generic[_Chunk]):
             else:
                 choices = [self._choice(i, c) for i, c in enumerate(raw or ())]
         except (AttributeError, TypeError, ValueError) as exc:
-            raise StreamError(f"unexpected chunk shape: {exc}", provider=self._provider) from None
+            raise MalformedResponseError(
+                f"unexpected chunk shape: {exc}", provider=self._provider
+            ) from None
         usage = parse_usage(data.get("usage"))
         if not choices and usage is None:
             return None
@@ -271,7 +277,7 @@ class _StreamParser(Generic[_Chunk]):
 
     def finish(self) -> None:
         if not (self._done or self._finished):
-            raise StreamError(
+            raise MalformedResponseError(
                 "stream ended before the model finished (no finish_reason, no [DONE]); "
                 "the connection was probably cut",
                 provider=self._provider,

@@ -21,7 +21,11 @@ from typing import Any
 
 from extmodels_integrations._auth import Auth, StaticAuth
 from extmodels_integrations._config import Ai21LabsConfig, ExternalModel
-from extmodels_integrations._exceptions import APIError, StreamError, UnsupportedParameterError
+from extmodels_integrations._exceptions import (
+    APIError,
+    MalformedResponseError,
+    UnsupportedParameterError,
+)
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._types import (
     ChatChunk,
@@ -260,7 +264,9 @@ def parse_j2(data: Any, provider: str = PROVIDER) -> CompletionResponse:
             provider=provider,
         )
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise StreamError(f"unexpected J2 response shape: {exc!r}", provider=provider) from None
+        raise MalformedResponseError(
+            f"unexpected J2 response shape: {exc!r}", provider=provider
+        ) from None
 
 
 class J2Decoder:
@@ -299,7 +305,7 @@ class J2StreamParser:
 
     def finish(self) -> None:
         if not self._done:
-            raise StreamError("J2 answered with an empty body", provider=self._provider)
+            raise MalformedResponseError("J2 answered with an empty body", provider=self._provider)
 
 
 # -- errors -------------------------------------------------------------------------------------

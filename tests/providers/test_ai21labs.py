@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from extmodels_integrations._auth import StaticAuth
 from extmodels_integrations._exceptions import (
     BadRequestError,
+    MalformedResponseError,
     ServerError,
-    StreamError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._types import (
@@ -63,7 +63,7 @@ def test_parse_j2_names_the_provider_and_maps_every_choice() -> None:
 
 
 def test_parse_j2_rejects_a_body_without_completions() -> None:
-    with pytest.raises(StreamError, match="unexpected J2 response shape"):
+    with pytest.raises(MalformedResponseError, match="unexpected J2 response shape"):
         ai21labs.parse_j2({"detail": "x"})
 
 
@@ -79,7 +79,7 @@ def test_j2_stream_is_one_chunk_however_the_body_is_split() -> None:
 
 def test_j2_stream_with_an_empty_body_raises() -> None:
     stream = J2.completion_stream()
-    with pytest.raises(StreamError, match="empty body"):
+    with pytest.raises(MalformedResponseError, match="empty body"):
         stream.close()
 
 

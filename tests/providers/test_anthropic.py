@@ -17,9 +17,9 @@ from extmodels_integrations import (
     CompletionRequest,
     ConfigurationError,
     ExternalClient,
+    MalformedResponseError,
     RateLimitError,
     ServerError,
-    StreamError,
     UnsupportedParameterError,
     Usage,
 )
@@ -297,13 +297,13 @@ def test_stream_usage_is_merged_from_start_and_cumulative_delta_and_reported_onc
 def test_a_stream_cut_before_the_message_ends_raises() -> None:
     parser = MessageEventParser(P)
     parser.parse_event(start(input_tokens=1))
-    with pytest.raises(StreamError, match="stream ended before the message did"):
+    with pytest.raises(MalformedResponseError, match="stream ended before the message did"):
         parser.finish()
 
 
 def test_a_malformed_event_raises_a_stream_error() -> None:
     parser = MessageEventParser(P)
-    with pytest.raises(StreamError, match="unexpected content_block_delta event shape"):
+    with pytest.raises(MalformedResponseError, match="unexpected content_block_delta event shape"):
         parser.parse_event({"type": "content_block_delta", "delta": {"type": "text_delta"}})
 
 

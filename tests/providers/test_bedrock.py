@@ -27,8 +27,8 @@ from extmodels_integrations import (
     CompletionRequest,
     ConfigurationError,
     ExternalClient,
+    MalformedResponseError,
     RateLimitError,
-    StreamError,
 )
 from extmodels_integrations._config import parse_external_model
 from extmodels_integrations._secrets import SecretResolver
@@ -111,13 +111,13 @@ def test_frames_built_by_the_stub_decode_with_botocore_too() -> None:
 def test_decoder_rejects_a_corrupt_frame(offset: int, match: str) -> None:
     data = bytearray(chunk_frame({"text": "hi"}))
     data[offset] ^= 0x01
-    with pytest.raises(StreamError, match=match):
+    with pytest.raises(MalformedResponseError, match=match):
         EventStreamDecoder().feed(bytes(data))
 
 
 def test_decoder_rejects_impossible_lengths() -> None:
     prelude = struct.pack(">II", 10, 50)  # shorter than its own headers
-    with pytest.raises(StreamError, match="impossible lengths"):
+    with pytest.raises(MalformedResponseError, match="impossible lengths"):
         EventStreamDecoder().feed(prelude + struct.pack(">I", zlib.crc32(prelude)))
 
 
@@ -125,7 +125,7 @@ def test_decoder_raises_when_the_stream_ends_inside_a_frame() -> None:
     data = chunk_frame({"text": "hi"})
     decoder = EventStreamDecoder()
     assert decoder.feed(data[:-3]) == []
-    with pytest.raises(StreamError, match="ended inside a message"):
+    with pytest.raises(MalformedResponseError, match="ended inside a message"):
         decoder.close()
 
 

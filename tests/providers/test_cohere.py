@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from extmodels_integrations import ExternalClient
 from extmodels_integrations._auth import StaticAuth
 from extmodels_integrations._exceptions import (
+    MalformedResponseError,
     ServerError,
-    StreamError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._transport import SSEEvent
@@ -157,9 +157,9 @@ def test_stream_done_marker_and_unknown_events_are_skipped() -> None:
     parser = cohere.ChatStreamParser()
     assert parser.parse(SSEEvent("[DONE]")) is None
     assert parser.parse(SSEEvent('{"type": "citation-start", "index": 0}')) is None
-    with pytest.raises(StreamError, match="malformed JSON"):
+    with pytest.raises(MalformedResponseError, match="malformed JSON"):
         parser.parse(SSEEvent("{nope"))
-    with pytest.raises(StreamError, match="before message-end"):
+    with pytest.raises(MalformedResponseError, match="before message-end"):
         parser.finish()
 
 

@@ -18,9 +18,9 @@ from extmodels_integrations import (
     CompletionRequest,
     ConfigurationError,
     ExternalClient,
+    MalformedResponseError,
     PermissionDeniedError,
     ServerError,
-    StreamError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._transport import HttpRequest, SSEEvent, Transport
@@ -420,7 +420,7 @@ def test_stream_without_usage_when_not_asked_and_truncation_detected() -> None:
         _events(gemini(candidate([{"text": "a"}], None), usage={"promptTokenCount": 1}))[0]
     )
     assert chunk is not None and chunk.usage is None
-    with pytest.raises(StreamError, match="no finishReason"):
+    with pytest.raises(MalformedResponseError, match="no finishReason"):
         parser.finish()
 
 
@@ -522,7 +522,7 @@ async def test_concurrent_async_calls_fetch_one_token() -> None:
 def test_a_token_response_without_a_token_is_an_error() -> None:
     auth = _auth(FakeClock())
     transport = _transport(lambda r: httpx.Response(200, json={"token_type": "Bearer"}))
-    with pytest.raises(StreamError, match="no access_token"):
+    with pytest.raises(MalformedResponseError, match="no access_token"):
         auth.headers(transport, None)  # type: ignore[arg-type]
 
 

@@ -26,8 +26,8 @@ import httpx
 import pytest
 
 from extmodels_integrations import ExternalClient
+from extmodels_integrations._exceptions import APITimeoutError as ProviderTimeout
 from extmodels_integrations._exceptions import ExternalModelError
-from extmodels_integrations._exceptions import TimeoutError as ProviderTimeout
 from tests.reliability import faults as F
 from tests.reliability.conftest import (
     FORMATS,
@@ -151,44 +151,44 @@ ROWS = {
         "connection reset mid-body / mid-stream",
         _both(F.reset_mid),
         OK1,
-        "ConnectionError mid-stream, no retry",
+        "APIConnectionError mid-stream, no retry",
     ),
     "stall-mid": Row(
         "stall mid-body / mid-stream",
         _both(F.stall_mid),
         f"ok after 1 retry (read timeout {TIMEOUT:g} s), backoff 0.5 s",
-        f"TimeoutError mid-stream, no retry (stall timeout {STALL_TIMEOUT:g} s)",
+        f"APITimeoutError mid-stream, no retry (stall timeout {STALL_TIMEOUT:g} s)",
     ),
     "pings-only": Row(
         "keep-alive comments only, mid-stream (SSE)",
         lambda fmt, stream: F.pings_only if stream and fmt.wire != "bedrock" else None,
         NA,
-        f"TimeoutError mid-stream, no retry (stall timeout {STALL_TIMEOUT:g} s)",
+        f"APITimeoutError mid-stream, no retry (stall timeout {STALL_TIMEOUT:g} s)",
     ),
     "trickle": Row("body trickled byte by byte", _both(F.trickle), "ok", "ok"),
     "malformed-json": Row(
         "malformed JSON (body / one event)",
         _both(F.malformed_json),
-        "StreamError",
-        "StreamError mid-stream, no retry",
+        "MalformedResponseError",
+        "MalformedResponseError mid-stream, no retry",
     ),
     "truncated": Row(
         "truncated: body short of its length / stream ends without its last events",
         _both(F.truncated),
         OK1,
-        "StreamError mid-stream, no retry",
+        "MalformedResponseError mid-stream, no retry",
     ),
     "wrong-content-type": Row(
         "HTTP 200 with an HTML page (wrong content type)",
         _both(F.wrong_content_type),
-        "StreamError",
-        "StreamError",
+        "MalformedResponseError",
+        "MalformedResponseError",
     ),
     "invalid-utf8": Row(
         "invalid UTF-8 split across reads",
         _both(F.invalid_utf8_split),
-        "StreamError",
-        "StreamError mid-stream, no retry",
+        "MalformedResponseError",
+        "MalformedResponseError mid-stream, no retry",
     ),
     "valid-utf8": Row(
         "multi-byte UTF-8 split across reads",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from extmodels_integrations import ExternalClient
-from extmodels_integrations._exceptions import StreamError, TimeoutError
+from extmodels_integrations._exceptions import APITimeoutError, MalformedResponseError
 from tests.reliability import faults as F
 from tests.reliability.conftest import FORMATS, LIMITS, STALL_TIMEOUT, TIMEOUT, Format
 from tests.reliability.fault_server import FaultServer
@@ -51,7 +51,7 @@ def test_an_html_page_instead_of_a_stream_is_named_as_such(
     # (or, for Bedrock, "prelude CRC mismatch"), which sends the user chasing the network.
     fault_server.inject(F.wrong_content_type)
     error = _error(fmt, fault_server, tokens, True, asynchronous)
-    assert isinstance(error, StreamError)
+    assert isinstance(error, MalformedResponseError)
     assert "text/html" in str(error) and "502 Bad Gateway" in str(error)
     assert "connection was probably cut" not in str(error)
 
@@ -64,7 +64,7 @@ def test_a_timeout_names_the_setting_that_ran_out(
     # Before: "ReadTimeout (openai): the request timed out" for both.
     fault_server.inject(F.stall_mid)
     error = _error(FORMATS[0], fault_server, tokens, stream, asynchronous)
-    assert isinstance(error, TimeoutError)
+    assert isinstance(error, APITimeoutError)
     setting = f"stall_timeout={STALL_TIMEOUT:g}s" if stream else f"timeout={TIMEOUT:g}s"
     assert setting in str(error)
 
@@ -74,4 +74,4 @@ def test_a_body_that_is_not_utf8_is_named_as_such(
 ) -> None:
     fault_server.inject(F.invalid_utf8_split)
     error = _error(FORMATS[0], fault_server, tokens, False, False)
-    assert isinstance(error, StreamError) and "not valid UTF-8" in str(error)
+    assert isinstance(error, MalformedResponseError) and "not valid UTF-8" in str(error)

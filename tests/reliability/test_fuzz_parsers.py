@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extmodels_integrations._config import parse_external_model
-from extmodels_integrations._exceptions import APIError, ExternalModelError, StreamError
+from extmodels_integrations._exceptions import APIError, ExternalModelError, MalformedResponseError
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._types import (
     ChatChoice,
@@ -657,7 +657,7 @@ def decode(pieces: list[bytes]) -> list[EventMessage]:
 @DECODER_FUZZ
 @given(body=st.binary(max_size=300), cuts=st.lists(st.integers(0, 400), max_size=6))
 def test_event_stream_decoder_on_any_bytes(body: bytes, cuts: list[int]) -> None:
-    with pytest.raises(StreamError) if body else contextlib.nullcontext():
+    with pytest.raises(MalformedResponseError) if body else contextlib.nullcontext():
         decode(splits(body, cuts))
 
 
@@ -685,7 +685,7 @@ def test_event_stream_decoder_catches_every_corrupt_byte(
     """CRC32 catches any single corrupted byte, wherever it lands (length fields included)."""
     body = bytearray(b"".join(f[2] for f in frames))
     body[at % len(body)] ^= flip
-    with pytest.raises(StreamError):
+    with pytest.raises(MalformedResponseError):
         decode(splits(bytes(body), cuts))
 
 
@@ -700,7 +700,7 @@ def test_event_stream_decoder_refuses_a_truncated_stream(
     if cut in ends:  # a cut between messages is a clean, shorter stream
         assert len(decode([body[:cut]])) == sorted(ends).index(cut)
     else:
-        with pytest.raises(StreamError):
+        with pytest.raises(MalformedResponseError):
             decode([body[:cut]])
 
 
@@ -712,7 +712,7 @@ def test_event_stream_decoder_on_garbage_headers_with_valid_crcs(
     """Header bytes that pass both CRCs but are malformed: a typed error or a message."""
     try:
         decoded = decode([_frame({}, payload, head)])
-    except StreamError:
+    except MalformedResponseError:
         return
     assert len(decoded) == 1 and decoded[0].payload == payload
 
@@ -745,7 +745,7 @@ _EVENT = {"id": "c1", "choices": [{"index": 0, "delta": {"content": "h"}, "finis
 def test_malformed_replies_found_by_fuzzing_raise_stream_error(
     subject: Subject, call: str, data: Any
 ) -> None:
-    with pytest.raises(StreamError, match=r"unexpected shape|malformed response"):
+    with pytest.raises(MalformedResponseError, match=r"unexpected shape|malformed response"):
         getattr(subject.adapter(), _PARSE[call])(data, {})
 
 
@@ -755,5 +755,5 @@ def test_malformed_replies_found_by_fuzzing_raise_stream_error(
 def test_malformed_stream_usage_raises_stream_error(usage: Any) -> None:
     """The OpenAI stream parser read usage outside its shape guard: TypeError/AttributeError."""
     stream = _OPENAI_CHAT_SUBJECT.adapter().chat_stream()
-    with pytest.raises(StreamError):
+    with pytest.raises(MalformedResponseError):
         stream.feed(sse({**_EVENT, "usage": usage}))

@@ -8,7 +8,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._transport import SSEDecoder, SSEEvent
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -65,7 +65,7 @@ def _decode(pieces: list[bytes]) -> tuple[list[SSEEvent], type[Exception] | None
         for piece in pieces:
             events += decoder.feed(piece)
         events += decoder.close()
-    except StreamError as exc:
+    except MalformedResponseError as exc:
         return events, type(exc)
     return events, None
 
@@ -73,7 +73,7 @@ def _decode(pieces: list[bytes]) -> tuple[list[SSEEvent], type[Exception] | None
 @SETTINGS
 @given(SSE_BYTES, st.data())
 def test_any_bytes_in_any_split_give_only_stream_errors(data: bytes, draw: st.DataObject) -> None:
-    _decode(_splits(data, draw))  # anything but StreamError fails the test
+    _decode(_splits(data, draw))  # anything but MalformedResponseError fails the test
 
 
 @SETTINGS

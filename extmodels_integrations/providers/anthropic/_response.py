@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._types import (
     ChatChoice,
     ChatResponse,
@@ -84,4 +84,6 @@ def parse_message(data: Any, provider: str) -> ChatResponse:
             provider=provider,
         )
     except (AttributeError, TypeError, ValueError) as exc:
-        raise StreamError(f"unexpected message shape: {exc}", provider=provider) from None
+        raise MalformedResponseError(
+            f"unexpected message shape: {exc}", provider=provider
+        ) from None

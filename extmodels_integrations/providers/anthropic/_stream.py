@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatChunkChoice,
@@ -69,7 +69,7 @@ class MessageEventParser:
             if kind == "message_delta":
                 return self._message_delta(data)
         except (AttributeError, TypeError, KeyError, ValueError) as exc:
-            raise StreamError(
+            raise MalformedResponseError(
                 f"unexpected {kind} event shape: {exc!r}", provider=self._provider
             ) from None
         if kind == "message_stop":
@@ -79,9 +79,9 @@ class MessageEventParser:
         return None  # ping, and event types added after this was written
 
     def finish(self) -> None:
-        """Raise :class:`StreamError` when the stream ended before the message did."""
+        """Raise :class:`MalformedResponseError` when the stream ended before the message did."""
         if not (self._stopped or self._finished):
-            raise StreamError(
+            raise MalformedResponseError(
                 "stream ended before the message did (no message_delta stop_reason, no "
                 "message_stop); the connection was probably cut",
                 provider=self._provider,
@@ -161,7 +161,7 @@ class _ChatEvents:
     def parse(self, event: SSEEvent) -> ChatChunk | None:
         data = loads(event.data, self._provider)
         if not isinstance(data, dict):
-            raise StreamError(
+            raise MalformedResponseError(
                 f"unexpected stream event: {event.data[:200]!r}", provider=self._provider
             )
         # The event name and the data's type agree on the API; the name wins if a relay

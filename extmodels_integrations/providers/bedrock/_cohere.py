@@ -9,7 +9,7 @@ from typing import Any
 
 from extmodels_integrations._exceptions import (
     ConfigurationError,
-    StreamError,
+    MalformedResponseError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._types import (
@@ -134,7 +134,9 @@ class _Cohere(_Dialect):
                 data.get("response_id"), None, [choice], _cohere_usage(data, headers), PROVIDER
             )
         except (AttributeError, KeyError, TypeError) as exc:
-            raise StreamError(f"unexpected Cohere response: {exc!r}", provider=PROVIDER) from None
+            raise MalformedResponseError(
+                f"unexpected Cohere response: {exc!r}", provider=PROVIDER
+            ) from None
 
     def parse_completion(self, data: Any, headers: Mapping[str, str]) -> CompletionResponse:
         if not isinstance(data, Mapping) or "generations" not in data:
@@ -149,7 +151,9 @@ class _Cohere(_Dialect):
                 for i, g in enumerate(data["generations"])
             ]
         except (AttributeError, TypeError) as exc:
-            raise StreamError(f"unexpected Cohere response: {exc!r}", provider=PROVIDER) from None
+            raise MalformedResponseError(
+                f"unexpected Cohere response: {exc!r}", provider=PROVIDER
+            ) from None
         return CompletionResponse(
             data.get("id"), None, choices, _cohere_usage(data, headers), PROVIDER
         )
@@ -176,7 +180,7 @@ class _Cohere(_Dialect):
             if isinstance(vectors, Mapping):  # embedding_types given: {"float": [[...]], ...}
                 vectors = vectors.get("float") or next(iter(vectors.values()))
         except (KeyError, TypeError, StopIteration) as exc:
-            raise StreamError(
+            raise MalformedResponseError(
                 f"unexpected Cohere embeddings response: {exc!r}", provider=PROVIDER
             ) from None
         return EmbeddingsResponse(list(vectors), None, _header_usage(headers), PROVIDER)
@@ -373,7 +377,7 @@ class _CohereStream:
 
     def check(self) -> None:
         if not self._done:
-            raise StreamError(
+            raise MalformedResponseError(
                 "stream ended before the model finished; the connection was probably cut",
                 provider=PROVIDER,
             )

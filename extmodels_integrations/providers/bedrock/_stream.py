@@ -8,7 +8,7 @@ import binascii
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._types import ChatChunk, CompletionChunk, Usage
 from extmodels_integrations.providers._aws import EventMessage, EventStreamDecoder
 from extmodels_integrations.providers._base import ParsedStream, loads
@@ -85,12 +85,14 @@ class BedrockStreamParser(Generic[_C]):
         try:
             raw = base64.b64decode(wrapper["bytes"], validate=True)
         except (KeyError, TypeError, binascii.Error):
-            raise StreamError(
+            raise MalformedResponseError(
                 "Bedrock stream chunk has no base64 'bytes' payload", provider=PROVIDER
             ) from None
         event = loads(raw, PROVIDER)
         if not isinstance(event, dict):
-            raise StreamError(f"unexpected Bedrock chunk: {raw[:200]!r}", provider=PROVIDER)
+            raise MalformedResponseError(
+                f"unexpected Bedrock chunk: {raw[:200]!r}", provider=PROVIDER
+            )
         return event
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from extmodels_integrations._exceptions import (
     ConfigurationError,
-    StreamError,
+    MalformedResponseError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._types import (
@@ -113,7 +113,9 @@ class _Titan(_Dialect):
                 completion_tokens=sum(int(r.get("tokenCount") or 0) for r in data["results"]),
             ).completed()
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise StreamError(f"unexpected Titan response: {exc!r}", provider=PROVIDER) from None
+            raise MalformedResponseError(
+                f"unexpected Titan response: {exc!r}", provider=PROVIDER
+            ) from None
         return results, usage
 
     def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
@@ -155,7 +157,7 @@ class _Titan(_Dialect):
             vector = data["embedding"]
             tokens = int(data.get("inputTextTokenCount") or 0)
         except (KeyError, TypeError, ValueError) as exc:
-            raise StreamError(
+            raise MalformedResponseError(
                 f"unexpected Titan embeddings response: {exc!r}", provider=PROVIDER
             ) from None
         return EmbeddingsResponse([vector], None, Usage(tokens, 0, tokens), PROVIDER)
@@ -197,7 +199,7 @@ class _Finished:
 
     def check(self) -> None:
         if not self.done:
-            raise StreamError(
+            raise MalformedResponseError(
                 "stream ended before the model finished; the connection was probably cut",
                 provider=PROVIDER,
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._types import (
     ChatChoice,
     ChatResponse,
@@ -100,7 +100,9 @@ def parse_chat(data: Any) -> ChatResponse:
         choice, usage = _chat_choice(data)
         return ChatResponse(data.get("id"), None, [choice], usage, PROVIDER)
     except (AttributeError, TypeError, ValueError) as exc:
-        raise StreamError(f"unexpected chat response shape: {exc}", provider=PROVIDER) from None
+        raise MalformedResponseError(
+            f"unexpected chat response shape: {exc}", provider=PROVIDER
+        ) from None
 
 
 def parse_completion(data: Any) -> CompletionResponse:
@@ -120,6 +122,6 @@ def parse_embeddings(data: Any) -> EmbeddingsResponse:
             embeddings=[list(v) for v in vectors], usage=parse_usage(meta), provider=PROVIDER
         )
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise StreamError(
+        raise MalformedResponseError(
             f"unexpected embeddings response shape: {exc!r}", provider=PROVIDER
         ) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatChunkChoice,
@@ -40,11 +40,15 @@ class ChatStreamParser:
             return None
         data = loads(event.data, PROVIDER)
         if not isinstance(data, dict):
-            raise StreamError(f"unexpected stream event: {event.data[:200]!r}", provider=PROVIDER)
+            raise MalformedResponseError(
+                f"unexpected stream event: {event.data[:200]!r}", provider=PROVIDER
+            )
         try:
             choice, usage = self._event(data.get("type") or event.event, data)
         except (AttributeError, TypeError, ValueError) as exc:
-            raise StreamError(f"unexpected stream event shape: {exc}", provider=PROVIDER) from None
+            raise MalformedResponseError(
+                f"unexpected stream event shape: {exc}", provider=PROVIDER
+            ) from None
         if choice is None and usage is None:
             return None
         return ChatChunk(self._id, None, [choice] if choice else [], usage, PROVIDER)
@@ -92,7 +96,7 @@ class ChatStreamParser:
 
     def finish(self) -> None:
         if not self._done:
-            raise StreamError(
+            raise MalformedResponseError(
                 "stream ended before message-end; the connection was probably cut",
                 provider=PROVIDER,
             )

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from extmodels_integrations._auth import Auth
 from extmodels_integrations._config import ExternalModel, GoogleCloudVertexAiConfig
-from extmodels_integrations._exceptions import APIError, StreamError
+from extmodels_integrations._exceptions import APIError, MalformedResponseError
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._types import (
     ChatChunk,
@@ -195,7 +195,7 @@ class VertexAdapter(Adapter):
             vectors = [[float(x) for x in e["values"]] for e in found]
             tokens = sum(int((e.get("statistics") or {}).get("token_count") or 0) for e in found)
         except (KeyError, TypeError, ValueError):
-            raise StreamError(
+            raise MalformedResponseError(
                 "Vertex AI predict response has no predictions[].embeddings.values",
                 provider=PROVIDER,
             ) from None

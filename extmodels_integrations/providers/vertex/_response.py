@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from extmodels_integrations._exceptions import ContentFilterError, StreamError
+from extmodels_integrations._exceptions import ContentFilterError, MalformedResponseError
 from extmodels_integrations._types import (
     ChatChoice,
     ChatResponse,
@@ -90,7 +90,9 @@ class _Candidate:
 
 def _candidates(data: Any) -> list[tuple[int, Mapping[str, Any]]]:
     if not isinstance(data, Mapping):
-        raise StreamError(f"unexpected Vertex AI response: {str(data)[:200]!r}", provider=PROVIDER)
+        raise MalformedResponseError(
+            f"unexpected Vertex AI response: {str(data)[:200]!r}", provider=PROVIDER
+        )
     _check_blocked(data)
     return [(c.get("index", i), c) for i, c in enumerate(data.get("candidates") or [])]
 

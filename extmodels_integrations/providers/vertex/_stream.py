@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from extmodels_integrations._exceptions import StreamError
+from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatChunkChoice,
@@ -54,7 +54,9 @@ class _StreamParser:
                 data["error"], int(data["error"].get("code") or 500), event.data.encode()
             )
         if not isinstance(data, Mapping):
-            raise StreamError(f"unexpected stream event: {event.data[:200]!r}", provider=PROVIDER)
+            raise MalformedResponseError(
+                f"unexpected stream event: {event.data[:200]!r}", provider=PROVIDER
+            )
         self._id = data.get("responseId") or self._id
         self._model = data.get("modelVersion") or self._model
         return data
@@ -89,7 +91,7 @@ class _StreamParser:
 
     def finish(self) -> None:
         if not self._finished:
-            raise StreamError(
+            raise MalformedResponseError(
                 "stream ended before the model finished (no finishReason); the connection was "
                 "probably cut",
                 provider=PROVIDER,

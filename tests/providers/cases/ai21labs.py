@@ -10,8 +10,8 @@ from typing import Any
 from extmodels_integrations._exceptions import (
     AuthenticationError,
     BadRequestError,
+    MalformedResponseError,
     RateLimitError,
-    StreamError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._types import (
@@ -176,7 +176,7 @@ CHAT_CASES = [
                 Reply(events=(stream_chunk({"content": "Hel"}),)),
             ),
         ),
-        expected=Raises(StreamError, r"stream ended before the model finished"),
+        expected=Raises(MalformedResponseError, r"stream ended before the model finished"),
         credentials=CREDENTIALS,
     ),
     Case(

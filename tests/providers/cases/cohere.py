@@ -13,9 +13,9 @@ from extmodels_integrations._exceptions import (
     AuthenticationError,
     BadRequestError,
     ContextWindowExceededError,
+    MalformedResponseError,
     RateLimitError,
     ServerError,
-    StreamError,
     UnsupportedParameterError,
 )
 from extmodels_integrations._types import (
@@ -592,7 +592,7 @@ CHAT_CASES = [
                 stream_events(MESSAGE_START, content_delta("Hel")),
             ),
         ),
-        expected=Raises(StreamError, r"before message-end"),
+        expected=Raises(MalformedResponseError, r"before message-end"),
         credentials=CREDENTIALS,
     ),
     Case(
