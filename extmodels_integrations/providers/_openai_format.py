@@ -230,14 +230,16 @@ class _StreamParser(Generic[_Chunk]):
     raises, chunks with nothing in them are dropped, and a stream cut before any
     ``finish_reason`` or ``[DONE]`` raises instead of passing for a complete answer."""
 
-    __slots__ = ("_done", "_finished", "_provider")
+    __slots__ = ("_done", "_events", "_finished", "_provider")
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
         self._done = False
         self._finished = False
+        self._events = False
 
     def parse(self, event: SSEEvent) -> _Chunk | None:
+        self._events = True
         if event.data == "[DONE]":
             self._done = True
             return None
@@ -276,6 +278,15 @@ class _StreamParser(Generic[_Chunk]):
         raise NotImplementedError
 
     def finish(self) -> None:
+        if not self._events:
+            # llama.cpp's server does this when it cannot stream a request (tool_choice
+            # "auto"): a cut connection is not the likely cause then.
+            raise MalformedResponseError(
+                "the server answered HTTP 200 and closed the stream without sending any event: "
+                "it may not support streaming this request (some servers cannot stream tool "
+                "calls); try streaming=False, and see the server's log",
+                provider=self._provider,
+            )
         if not (self._done or self._finished):
             raise MalformedResponseError(
                 "stream ended before the model finished (no finish_reason, no [DONE]); "
@@ -285,9 +296,20 @@ class _StreamParser(Generic[_Chunk]):
 
 
 class ChatStreamParser(_StreamParser[ChatChunk]):
-    """Parses ``chat.completion.chunk`` events."""
+    """Parses ``chat.completion.chunk`` events.
 
-    __slots__ = ()
+    A tool call's ``id`` and ``name`` come once, in its first delta, on OpenAI; some servers
+    (llama.cpp's) repeat them in every delta, and every consumer that concatenates deltas —
+    LangChain's chunk merge, LlamaIndex's — would then call ``get_weatherget_weather``. A
+    value repeated for a tool call that already has it is dropped here.
+    """
+
+    __slots__ = ("_calls",)
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(provider)
+        # (choice index, tool-call index) -> (id, name) already reported.
+        self._calls: dict[tuple[int, int], tuple[str | None, str | None]] = {}
 
     def _choice(self, i: int, choice: Mapping[str, Any]) -> ChatChunkChoice:
         # The hot path of every OpenAI-format stream: a plain text delta skips the content-part
@@ -302,20 +324,25 @@ class ChatStreamParser(_StreamParser[ChatChunk]):
         return ChatChunkChoice(
             choice.get("index", i),
             content,
-            [
-                ToolCallDelta(
-                    index=call.get("index", j),
-                    id=call.get("id"),
-                    name=(call.get("function") or {}).get("name"),
-                    arguments=(call.get("function") or {}).get("arguments"),
-                )
-                for j, call in enumerate(calls)
-            ]
+            [self._tool_delta(choice.get("index", i), j, call) for j, call in enumerate(calls)]
             if calls
             else None,
             None if finish is None else self._finish_reason(choice),
             _message_reasoning(delta, reasoning),
             delta.get("role"),
+        )
+
+    def _tool_delta(self, choice: int, j: int, call: Mapping[str, Any]) -> ToolCallDelta:
+        index = call.get("index", j)
+        function = call.get("function") or {}
+        call_id, name = call.get("id"), function.get("name")
+        seen_id, seen_name = self._calls.get((choice, index), (None, None))
+        self._calls[(choice, index)] = (seen_id or call_id, seen_name or name)
+        return ToolCallDelta(
+            index=index,
+            id=None if seen_id is not None and call_id == seen_id else call_id,
+            name=None if seen_name is not None and name == seen_name else name,
+            arguments=function.get("arguments"),
         )
 
     def _chunk(
