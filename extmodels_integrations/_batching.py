@@ -7,7 +7,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TypeVar
 
-from extmodels_integrations._exceptions import ConfigurationError, MalformedResponseError
+from extmodels_integrations._exceptions import (
+    ConfigurationError,
+    MalformedResponseError,
+    ServerError,
+)
 from extmodels_integrations._types import (
     ChatChunk,
     ChatResponse,
@@ -29,6 +33,7 @@ __all__ = [
     "merged",
     "named",
     "one_stream",
+    "refuses_prompt_lists",
     "text_list",
 ]
 
@@ -77,9 +82,8 @@ def named(response: _N, model: str) -> _N:
     return response
 
 
-def by_prompts(request: CompletionRequest, adapter: Adapter) -> list[CompletionRequest]:
-    """``request`` split into requests the target takes (``adapter.prompts_per_request``)."""
-    limit = adapter.prompts_per_request
+def by_prompts(request: CompletionRequest, limit: int | None) -> list[CompletionRequest]:
+    """``request`` split into requests of at most ``limit`` prompts (``None``: any number)."""
     prompts = request.prompt
     if isinstance(prompts, str) or limit is None or len(prompts) <= limit:
         return [request]
@@ -87,6 +91,19 @@ def by_prompts(request: CompletionRequest, adapter: Adapter) -> list[CompletionR
         dataclasses.replace(request, prompt=prompts[i : i + limit] if limit > 1 else prompts[i])
         for i in range(0, len(prompts), limit)
     ]
+
+
+def refuses_prompt_lists(request: CompletionRequest, limit: int | None, error: Exception) -> bool:
+    """Whether ``error`` looks like a server that takes one prompt per request although the
+    format allows lists: llama.cpp's OpenAI-compatible server answers a list with an empty 500."""
+    listed = not isinstance(request.prompt, str) and len(request.prompt) > 1
+    return (
+        limit is None
+        and listed
+        and isinstance(error, ServerError)
+        and error.status_code is not None
+        and error.status_code >= 500
+    )
 
 
 def one_stream(request: CompletionRequest, adapter: Adapter) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import logging
 import math
 import random
 import time
@@ -30,6 +31,8 @@ __all__ = [
     "retry_after_seconds",
     "stream",
 ]
+
+_log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -54,6 +57,23 @@ class RetryPolicy:
 
     def delay(self, attempt: int, error: ExternalModelError) -> float | None:
         """Seconds to wait before retry number ``attempt + 1``, or ``None`` to give up."""
+        wait = self._delay(attempt, error)
+        if wait is not None:
+            # A wait over a second is what a user notices as a hang: say why at INFO.
+            level = logging.INFO if wait > 1 else logging.DEBUG
+            _log.log(
+                level,
+                "retry %d of %d in %.2fs after %s",
+                attempt + 1,
+                self.max_retries,
+                wait,
+                error,
+            )
+        elif error.retryable and attempt:
+            _log.debug("giving up after %d retries: %s", attempt, error)
+        return wait
+
+    def _delay(self, attempt: int, error: ExternalModelError) -> float | None:
         if attempt >= self.max_retries or not error.retryable:
             return None
         advised = error.retry_after if isinstance(error, APIError) else None

@@ -8,6 +8,7 @@ sync and async; the pure steps around them live in :mod:`~extmodels_integrations
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -24,9 +25,10 @@ from extmodels_integrations._batching import (
     merged,
     named,
     one_stream,
+    refuses_prompt_lists,
     text_list,
 )
-from extmodels_integrations._exceptions import NotFoundError
+from extmodels_integrations._exceptions import NotFoundError, ServerError
 from extmodels_integrations._secrets import (
     SecretLookup,
     SecretResolver,
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
     from extmodels_integrations._config import ExternalModel
 
 __all__ = ["DirectTarget"]
+
+_log = logging.getLogger(__name__)
 
 _C = TypeVar("_C", ChatChunk, CompletionChunk)
 _Q = TypeVar("_Q", ChatRequest, CompletionRequest)
@@ -84,6 +88,8 @@ class DirectTarget:
         self._secret_resolver = secret_resolver
         self._built: Adapter | None = None
         self._build_lock = threading.Lock()
+        # Set once the target answered a prompt list with a server error (see complete).
+        self._one_prompt = False
 
     # -- the adapter, built once -------------------------------------------------------------
 
@@ -223,11 +229,17 @@ class DirectTarget:
     def complete(self, request: CompletionRequest) -> CompletionResponse:
         """One completions call; a prompt list the target cannot take at once is split."""
         adapter = self.adapter()
-        parts = []
-        for part in by_prompts(request, adapter):
-            data, headers = self._send(adapter, adapter.completion_request(part, stream=False))
-            parts.append(adapter.parse_completion(data, headers))
+        try:
+            parts = [self._complete(adapter, r) for r in by_prompts(request, self._limit(adapter))]
+        except ServerError as error:
+            if not self._lists_refused(request, adapter, error):
+                raise
+            parts = [self._complete(adapter, r) for r in by_prompts(request, 1)]
         return named(merged(parts, request.n or 1), request.model or adapter.model)
+
+    def _complete(self, adapter: Adapter, request: CompletionRequest) -> CompletionResponse:
+        data, headers = self._send(adapter, adapter.completion_request(request, stream=False))
+        return adapter.parse_completion(data, headers)
 
     async def acomplete(self, request: CompletionRequest) -> CompletionResponse:
         """Async twin of :meth:`complete`; the split requests go out concurrently."""
@@ -242,8 +254,32 @@ class DirectTarget:
                 data, headers = await self._asend(adapter, http)
             return adapter.parse_completion(data, headers)
 
-        parts = await asyncio.gather(*(one(r) for r in by_prompts(request, adapter)))
+        try:
+            split = by_prompts(request, self._limit(adapter))
+            parts = await asyncio.gather(*(one(r) for r in split))
+        except ServerError as error:
+            if not self._lists_refused(request, adapter, error):
+                raise
+            parts = await asyncio.gather(*(one(r) for r in by_prompts(request, 1)))
         return named(merged(list(parts), request.n or 1), request.model or adapter.model)
+
+    def _limit(self, adapter: Adapter) -> int | None:
+        return 1 if self._one_prompt else adapter.prompts_per_request
+
+    def _lists_refused(
+        self, request: CompletionRequest, adapter: Adapter, error: Exception
+    ) -> bool:
+        """Whether to send the prompts one per request from now on (remembered per target)."""
+        if self._one_prompt or not refuses_prompt_lists(request, self._limit(adapter), error):
+            return False
+        self._one_prompt = True
+        _log.info(
+            "%s refused a list of %d prompts (%s); sending one prompt per request from now on",
+            adapter.provider,
+            len(request.prompt),
+            type(error).__name__,
+        )
+        return True
 
     def stream_complete(self, request: CompletionRequest) -> Iterator[CompletionChunk]:
         """Stream completion chunks; usage comes once, on the last chunk."""

@@ -43,9 +43,25 @@ def redact(text: str) -> str:
 
 
 class ExternalModelError(Exception):
-    """Base class of every error this package raises."""
+    """Base class of every error this package raises.
+
+    ``url`` is where the failed request went (no query string, no credentials) and
+    ``served_entity`` which served entity of an endpoint config answered, when known: with two
+    entities on one provider, the message alone would not say which one is down.
+    """
 
     retryable: bool = False
+    url: str | None = None
+    served_entity: str | None = None
+
+    def locate(self, *, url: str | None = None, served_entity: str | None = None) -> None:
+        """Record where the error happened, in the attributes and in the message."""
+        bare = self.__dict__.setdefault("_bare", str(self.args[0]) if self.args else "")
+        self.url = url or self.url
+        self.served_entity = served_entity or self.served_entity
+        where = [f"served entity '{self.served_entity}'"] if self.served_entity else []
+        where += [self.url] if self.url and self.url not in bare else []
+        self.args = (f"{bare} [{', '.join(where)}]" if where else bare,)
 
 
 class ConfigurationError(ExternalModelError, ValueError):
@@ -126,15 +142,28 @@ class APIError(ExternalModelError):
         self.retry_after = retry_after
         super().__init__(self._format())
 
+    def hint(self, text: str) -> None:
+        """Append what to try to the message (``text`` is ours: it is not redacted)."""
+        self.provider_message = f"{self.provider_message}; {text}"
+        self.args = (self._format(),)
+
+    def locate(self, *, url: str | None = None, served_entity: str | None = None) -> None:
+        """Record where the error happened, in the attributes and in the message."""
+        self.url = url or self.url
+        self.served_entity = served_entity or self.served_entity
+        self.args = (self._format(),)
+
     def _format(self) -> str:
         parts = [f"{type(self).__name__}"]
         where = ", ".join(
             p
             for p in (
                 f"provider={self.provider}" if self.provider else "",
+                f"served_entity={self.served_entity}" if self.served_entity else "",
                 f"status={self.status_code}" if self.status_code is not None else "",
                 f"code={self.code}" if self.code else "",
                 f"request_id={self.request_id}" if self.request_id else "",
+                f"url={self.url}" if self.url else "",
             )
             if p
         )
@@ -171,6 +200,7 @@ class APIError(ExternalModelError):
                     "body": self.body,
                     "retry_after": self.retry_after,
                 },
+                {"url": self.url, "served_entity": self.served_entity},
             ),
             self.__dict__,
         )
@@ -180,8 +210,16 @@ def _masked(text: str | None, secret: str) -> str | None:
     return text.replace(secret, "***") if text is not None else None
 
 
-def _rebuild(cls: type[APIError], message: str, kwargs: dict[str, object]) -> APIError:
-    return cls(message, **kwargs)  # type: ignore[arg-type]
+def _rebuild(
+    cls: type[APIError],
+    message: str,
+    kwargs: dict[str, object],
+    where: dict[str, str | None] | None = None,
+) -> APIError:
+    error = cls(message, **kwargs)  # type: ignore[arg-type]
+    if where and any(where.values()):
+        error.locate(**where)
+    return error
 
 
 class BadRequestError(APIError):

@@ -9,14 +9,26 @@ import json
 import time
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from extmodels_integrations._control import retry_after_seconds
 from extmodels_integrations._exceptions import APIError, APITimeoutError, MalformedResponseError
 from extmodels_integrations._wire import ErrorMapper, StreamDecoder
 
-__all__ = ["StreamReader", "decode_json", "status_error"]
+__all__ = ["StreamReader", "decode_json", "public_url", "status_error"]
 
 E = TypeVar("E")
+
+
+def public_url(url: str) -> str:
+    """``url`` as errors and logs show it: no user info, query string or fragment (signed
+    URLs and some gateways carry credentials there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def status_error(

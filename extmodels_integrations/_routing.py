@@ -15,6 +15,8 @@ the operating-system login name, so a single-user process sees the same budget e
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
 import threading
 import time
@@ -46,6 +48,8 @@ __all__ = [
     "rate_limiter",
     "routing_metadata",
 ]
+
+_log = logging.getLogger(__name__)
 
 RateLimitBehavior = Literal["wait", "raise"]
 ROUTING_KEYS = ("endpoint", "served_entity", "served_entity_provider", "fallback", "failed")
@@ -183,6 +187,7 @@ class _Limits:
         self, config: EndpointConfig, user: str | None, behavior: RateLimitBehavior
     ) -> None:
         who = user or local_user()
+        self.endpoint = config.name
         self.limiters = [
             (rate_limiter(config.name, limit, who), limit)
             for limit in _applicable(config.rate_limits, who)
@@ -210,14 +215,21 @@ class _Limits:
         return start - now
 
     def acquire(self) -> None:
-        wait = self.delay()
+        wait = self._logged(self.delay())
         if wait > 0:
             self.sleep(wait)
 
     async def aacquire(self) -> None:
-        wait = self.delay()
+        wait = self._logged(self.delay())
         if wait > 0:
             await self.asleep(wait)
+
+    def _logged(self, wait: float) -> float:
+        if wait > 0:
+            # A wait over a second is what a user notices as a hang: say why at INFO.
+            level = logging.INFO if wait > 1 else logging.DEBUG
+            _log.log(level, "endpoint %r: waiting %.1fs for a rate-limit slot", self.endpoint, wait)
+        return wait
 
 
 # -- router ----------------------------------------------------------------------------------
@@ -268,6 +280,8 @@ class Router(Generic[C]):
         tried before it failed with an error another entity might not have."""
         entity = self.entities[order[attempt]]
         failed = [self.entities[i].name for i in order[:attempt]]
+        if not attempt:
+            _log.debug("endpoint %r: routed to served entity %r", self.endpoint, entity.name)
         info = {
             "endpoint": self.endpoint,
             "served_entity": entity.name,
@@ -277,6 +291,9 @@ class Router(Generic[C]):
         }
         return entity, info
 
+    def _policy(self, order: list[int]) -> _HandOver:
+        return _HandOver(self.endpoint, [self.entities[i].name for i in order])
+
     def call(self, send: Callable[[C], R]) -> R:
         """One call through the limits, the split and the fallbacks."""
         self.limits.acquire()
@@ -284,9 +301,10 @@ class Router(Generic[C]):
 
         def once(attempt: int) -> R:
             entity, info = self._attempt(order, attempt)
-            return _tagged(send(entity.client), info)  # type: ignore[no-any-return]
+            with _named(entity):
+                return _tagged(send(entity.client), info)  # type: ignore[no-any-return]
 
-        return _control.call(_HandOver(len(order)), once, _control.no_wait)
+        return _control.call(self._policy(order), once, _control.no_wait)
 
     async def acall(self, send: Callable[[C], Awaitable[R]]) -> R:
         """Async twin of :meth:`call`."""
@@ -295,9 +313,10 @@ class Router(Generic[C]):
 
         async def once(attempt: int) -> R:
             entity, info = self._attempt(order, attempt)
-            return _tagged(await send(entity.client), info)  # type: ignore[no-any-return]
+            with _named(entity):
+                return _tagged(await send(entity.client), info)  # type: ignore[no-any-return]
 
-        return await _control.acall(_HandOver(len(order)), once, _control.ano_wait)
+        return await _control.acall(self._policy(order), once, _control.ano_wait)
 
     def stream(self, open_stream: Callable[[C], Iterator[R]]) -> Iterator[R]:
         """Stream from the chosen entity; fall back only while nothing has been yielded."""
@@ -306,10 +325,11 @@ class Router(Generic[C]):
 
         def once(attempt: int) -> Generator[R, None, None]:
             entity, info = self._attempt(order, attempt)
-            for chunk in open_stream(entity.client):
-                yield _tagged(chunk, info)
+            with _named(entity):
+                for chunk in open_stream(entity.client):
+                    yield _tagged(chunk, info)
 
-        yield from _control.stream(_HandOver(len(order)), once, _control.no_wait)
+        yield from _control.stream(self._policy(order), once, _control.no_wait)
 
     async def astream(self, open_stream: Callable[[C], AsyncIterator[R]]) -> AsyncIterator[R]:
         """Async twin of :meth:`stream`."""
@@ -318,11 +338,22 @@ class Router(Generic[C]):
 
         async def once(attempt: int) -> AsyncGenerator[R, None]:
             entity, info = self._attempt(order, attempt)
-            async for chunk in open_stream(entity.client):
-                yield _tagged(chunk, info)
+            with _named(entity):
+                async for chunk in open_stream(entity.client):
+                    yield _tagged(chunk, info)
 
-        async for chunk in _control.astream(_HandOver(len(order)), once, _control.ano_wait):
+        async for chunk in _control.astream(self._policy(order), once, _control.ano_wait):
             yield chunk
+
+
+@contextlib.contextmanager
+def _named(entity: Entity[Any]) -> Iterator[None]:
+    """Errors say which served entity raised them: two entities may share a provider."""
+    try:
+        yield
+    except ExternalModelError as error:
+        error.locate(served_entity=entity.name)
+        raise
 
 
 class _HandOver:
@@ -330,10 +361,20 @@ class _HandOver:
     5xx, 429, connection and timeout errors) moves the call to the next entity in the order,
     at once; the last entity's error is raised."""
 
-    __slots__ = ("_count",)
+    __slots__ = ("_endpoint", "_names")
 
-    def __init__(self, count: int) -> None:
-        self._count = count
+    def __init__(self, endpoint: str, names: list[str]) -> None:
+        self._endpoint = endpoint
+        self._names = names
 
     def delay(self, attempt: int, error: ExternalModelError) -> float | None:
-        return 0.0 if error.retryable and attempt < self._count - 1 else None
+        if not error.retryable or attempt >= len(self._names) - 1:
+            return None
+        _log.info(
+            "endpoint %r: served entity %r failed (%s); falling back to %r",
+            self._endpoint,
+            self._names[attempt],
+            type(error).__name__,
+            self._names[attempt + 1],
+        )
+        return 0.0

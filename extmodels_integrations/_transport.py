@@ -11,6 +11,7 @@ keep-alive comments but no data would otherwise hang a caller forever.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import weakref
@@ -21,8 +22,12 @@ import httpx
 
 from extmodels_integrations import _control
 from extmodels_integrations._control import RetryPolicy, asleep, retry_after_seconds
-from extmodels_integrations._exceptions import APIConnectionError, APITimeoutError
-from extmodels_integrations._reading import StreamReader, decode_json, status_error
+from extmodels_integrations._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    ExternalModelError,
+)
+from extmodels_integrations._reading import StreamReader, decode_json, public_url, status_error
 from extmodels_integrations._wire import (
     ErrorMapper,
     HttpRequest,
@@ -47,6 +52,7 @@ __all__ = [
 ]
 
 E = TypeVar("E")
+_log = logging.getLogger(__name__)
 
 
 class Transport:
@@ -145,16 +151,18 @@ class Transport:
         )
 
     def _json(self, request: HttpRequest, map_error: ErrorMapper) -> tuple[Any, httpx.Headers]:
-        with self._translate(stream=False):
+        _log.debug("%s %s (%s)", request.method, public_url(request.url), self.provider)
+        with self._translate(request, stream=False):
             response = self.client.request(**_arguments(request))
-        return self._body(response, map_error), response.headers
+            return self._body(response, map_error), response.headers
 
     async def _ajson(
         self, request: HttpRequest, map_error: ErrorMapper
     ) -> tuple[Any, httpx.Headers]:
-        with self._translate(stream=False):
+        _log.debug("%s %s (%s)", request.method, public_url(request.url), self.provider)
+        with self._translate(request, stream=False):
             response = await self.async_client.request(**_arguments(request))
-        return self._body(response, map_error), response.headers
+            return self._body(response, map_error), response.headers
 
     def _body(self, response: httpx.Response, map_error: ErrorMapper) -> Any:
         if response.status_code >= 400:
@@ -191,9 +199,10 @@ class Transport:
     def _stream(
         self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
     ) -> Generator[list[E], None, None]:
+        _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
         arguments = _arguments(request)
         with (
-            self._translate(stream=True),
+            self._translate(request, stream=True),
             self.client.stream(**arguments, timeout=self._stream_timeout) as response,
         ):
             if response.status_code >= 400:
@@ -213,8 +222,9 @@ class Transport:
     async def _astream(
         self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
     ) -> AsyncGenerator[list[E], None]:
+        _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
         arguments = _arguments(request)
-        with self._translate(stream=True):
+        with self._translate(request, stream=True):
             async with self.async_client.stream(
                 **arguments, timeout=self._stream_timeout
             ) as response:
@@ -232,10 +242,11 @@ class Transport:
                 if tail:
                     yield tail
 
-    def _translate(self, *, stream: bool) -> _HttpxErrors:
+    def _translate(self, request: HttpRequest, *, stream: bool) -> _HttpxErrors:
         timeout = self._stream_timeout if stream else self._timeout
         return _HttpxErrors(
             self.provider,
+            public_url(request.url),
             connect=timeout.connect,
             read=timeout.read,
             read_setting="stall_timeout" if stream else "timeout",
@@ -289,19 +300,22 @@ class _LoopClient:
 
 
 class _HttpxErrors:
-    """Context manager that turns httpx transport errors into our typed errors."""
+    """Context manager that turns httpx transport errors into our typed errors, and says in
+    every error of ours raised inside it which URL the request went to."""
 
-    __slots__ = ("_connect", "_provider", "_read", "_read_setting")
+    __slots__ = ("_connect", "_provider", "_read", "_read_setting", "_url")
 
     def __init__(
         self,
         provider: str | None,
+        url: str,
         *,
         connect: float | None = None,
         read: float | None = None,
         read_setting: str = "timeout",
     ) -> None:
         self._provider = provider
+        self._url = url
         # Which of our settings ran out goes into the message, so users know what to raise.
         self._connect = connect
         self._read = read
@@ -320,14 +334,19 @@ class _HttpxErrors:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
+        if isinstance(exc, ExternalModelError):
+            exc.locate(url=self._url)
+            return
         if exc is None or not isinstance(exc, httpx.HTTPError):
             return
-        where = f" ({self._provider})" if self._provider else ""
+        where = f" ({', '.join(filter(None, (self._provider, self._url)))})"
+        error: ExternalModelError
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__
-            raise APITimeoutError(
-                f"{kind}{where}: {self._hint(kind)}", provider=self._provider
-            ) from exc
-        raise APIConnectionError(
-            f"{type(exc).__name__}{where}: {exc}", provider=self._provider
-        ) from exc
+            error = APITimeoutError(f"{kind}{where}: {self._hint(kind)}", provider=self._provider)
+        else:
+            error = APIConnectionError(
+                f"{type(exc).__name__}{where}: {exc}", provider=self._provider
+            )
+        error.url = self._url
+        raise error from exc

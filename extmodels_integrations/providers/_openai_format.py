@@ -195,12 +195,25 @@ def _vector(value: Any) -> list[float]:
     return value  # type: ignore[no-any-return]
 
 
+def _check_pooled(items: list[Any], provider: str) -> None:
+    vector = items[0].get("embedding") if items and isinstance(items[0], Mapping) else None
+    if isinstance(vector, list) and vector and isinstance(vector[0], list):
+        # llama.cpp's server with pooling "none" answers one vector per token of each input.
+        raise MalformedResponseError(
+            f"the server sent a list of {len(vector)} vectors for input 0 instead of one vector "
+            "per input: token-level embeddings, without pooling; start the server with a "
+            "pooling type (llama.cpp: --pooling mean) or use a model that pools",
+            provider=provider,
+        )
+
+
 def parse_embeddings(data: Any, provider: str) -> EmbeddingsResponse:
     """Unified embeddings (in input order) from an OpenAI-style ``list`` of embeddings."""
     try:
         items = data["data"]
         if any("index" in item for item in items):
             items = sorted(items, key=lambda item: item["index"])
+        _check_pooled(items, provider)
         usage = data.get("usage")
         return EmbeddingsResponse(
             embeddings=[_vector(item["embedding"]) for item in items],

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from extmodels_integrations._auth import Auth, EntraTokenAuth, StaticAuth
 from extmodels_integrations._config import ExternalModel, OpenAiConfig
-from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._exceptions import APIError, ConfigurationError
+from extmodels_integrations._reading import public_url
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._types import ChatRequest, Task
 from extmodels_integrations._wire import HttpRequest
@@ -69,6 +71,18 @@ class OpenAIAdapter(OpenAIFormatAdapter):
             url = f"{self.api_base}/{path}"
             body["model"] = model or self.model
         return HttpRequest(url=url, json=body, headers=self.headers(), params=params)
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+        error = super().map_error(status, headers, body)
+        if status == 404 and not self.is_azure and not self.api_base.endswith("/v1"):
+            # The most common wrong base URL: an OpenAI-compatible server's root instead of
+            # its /v1 (llama.cpp, vLLM, Ollama, LM Studio all serve under /v1).
+            base = public_url(self.api_base)
+            error.hint(
+                f"openai_api_base is {base!r}: OpenAI-compatible servers usually serve under "
+                f"/v1, try openai_api_base='{base}/v1'"
+            )
+        return error
 
     def _chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body = super()._chat_body(request, stream)

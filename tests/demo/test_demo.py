@@ -76,10 +76,11 @@ def test_the_demo_streams_grounded_answers_from_both_frameworks(tmp_path: Path) 
         assert len(answer.split()) >= 3, section  # a real, streamed answer
         assert re.search(r"\[1\] \d+_\w+\.md > ", section), section
     # Grounded: the retrieved notes say these things (the answers were checked by eye; SmolLM2
-    # decodes greedily at temperature 0, so they repeat).
+    # decodes greedily at temperature 0, so they repeat on one llama.cpp build; the wording
+    # moves with its SIMD kernels: "two" on a native build, "twice" on the portable one).
     langchain, llama_index = _section(output, "LangChain"), _section(output, "LlamaIndex")
     assert "06_retries.md" in langchain.split("sources:")[1]
-    assert re.search(r"\btwo\b|\b2\b", langchain.split("sources:")[0]), langchain
+    assert re.search(r"\b(two|twice|2)\b", langchain.split("sources:")[0]), langchain
     assert "04_endpoint_configs.md" in llama_index.split("sources:")[1]
     assert "serving endpoint" in llama_index.split("sources:")[0], llama_index
     # llama-cpp-python's server sends no usage with streams, and the demo says so.

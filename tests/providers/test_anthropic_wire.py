@@ -227,7 +227,11 @@ def test_completions_plain_and_streamed(server: OpenAIStubServer) -> None:
 
 def test_errors_from_the_wire_are_typed(server: OpenAIStubServer, client: ExternalClient) -> None:
     server.fail_next(401)
-    with pytest.raises(AuthenticationError, match=r"code=authentication_error\): Injected failure"):
+    with pytest.raises(
+        AuthenticationError,
+        match=r"code=authentication_error, "
+        r"url=http://127\.0\.0\.1:\d+/v1/messages\): Injected failure",
+    ):
         client.chat(ChatRequest(messages=[{"role": "user", "content": "Hi"}]))
     with pytest.raises(BadRequestError, match="text content blocks must be non-empty"):
         # Native fields in extra_params win over the converted ones, unchecked by the adapter.

@@ -311,7 +311,9 @@ CHAT_CASES = [
         ),
         expected=Raises(
             BadRequestError,
-            r"request_id=r-422\): ensure this value is less than or equal to 2.0",
+            r"request_id=r-422, "
+            r"url=https://api\.ai21\.com/studio/v1/chat/completions\): "
+            r"ensure this value is less than or equal to 2.0",
             {"status_code": 422, "retryable": False},
         ),
         credentials=CREDENTIALS,

@@ -529,7 +529,8 @@ CASES = [
         Raises(
             ServerError,
             r"^ServerError \(provider=anthropic, status=529, code=overloaded_error, "
-            r"request_id=req_011CSHoEeqs5C35K2UUqR7Fy\): Overloaded$",
+            r"request_id=req_011CSHoEeqs5C35K2UUqR7Fy, "
+            r"url=https://api\.anthropic\.com/v1/messages\): Overloaded$",
             {"retryable": True, "status_code": 529},
         ),
     ),
@@ -586,7 +587,8 @@ CASES = [
         ),
         Raises(
             ServerError,
-            r"^ServerError \(provider=anthropic, code=overloaded_error\): Overloaded$",
+            r"^ServerError \(provider=anthropic, code=overloaded_error, "
+            r"url=https://api\.anthropic\.com/v1/messages\): Overloaded$",
             {"retryable": True, "status_code": None},
         ),
     ),

@@ -500,7 +500,8 @@ CHAT_CASES = [
         ),
         expected=Raises(
             RateLimitError,
-            r"provider=cohere, status=429, request_id=t-429\): You are using a Trial key",
+            r"provider=cohere, status=429, request_id=t-429, "
+            r"url=https://api\.cohere\.com/v2/chat\): You are using a Trial key",
             {"retryable": True, "status_code": 429, "request_id": "t-429"},
         ),
         credentials=CREDENTIALS,
@@ -519,7 +520,7 @@ CHAT_CASES = [
         # No trace header: the body's id stands in as the request id.
         expected=Raises(
             AuthenticationError,
-            r"request_id=err-9\): invalid api token",
+            r"request_id=err-9, url=https://api\.cohere\.com/v2/chat\): invalid api token",
             {"retryable": False, "request_id": "err-9"},
         ),
         credentials=CREDENTIALS,

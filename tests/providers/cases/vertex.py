@@ -676,7 +676,9 @@ CASES: list[Case] = [
         ),
         Raises(
             RateLimitError,
-            r"status=429, code=RESOURCE_EXHAUSTED\): Resource exhausted",
+            r"status=429, code=RESOURCE_EXHAUSTED, "
+            r"url=https://us-central1-aiplatform\.googleapis\.com/\S+:generateContent\): "
+            r"Resource exhausted",
             {"retryable": True, "retry_after": 7.0, "provider": PROVIDER},
         ),
     ),
