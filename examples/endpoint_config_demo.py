@@ -10,15 +10,18 @@ To try it without any account, point every served entity at one local OpenAI-com
 
     python examples/endpoint_config_demo.py --local-base http://127.0.0.1:8000
 
-``--local-base`` (or ``EXTMODELS_DEMO_BASE``) replaces ``openai_api_base`` with ``<base>/v1``
-and ``databricks_workspace_url`` with ``<base>``. Later, send the same JSON file to the
-serving-endpoints create API to make the real endpoint.
+``--local-base`` (or ``EXTMODELS_DEMO_BASE``) replaces each ``openai`` entity's
+``openai_api_base`` with ``<base>/v1``. A ``databricks-model-serving`` entity speaks the same
+OpenAI-style schema, but at ``/serving-endpoints/<name>/invocations``, a route an
+OpenAI-compatible server (llama.cpp's, vLLM's, ...) does not have: it is served as an ``openai``
+entity at ``<base>/v1`` instead, with the same name, traffic share and token, and the demo says
+so. Other providers' APIs cannot be served that way, so a config with one is refused. Later,
+send the same JSON file to the serving-endpoints create API to make the real endpoint.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import sys
@@ -32,19 +35,45 @@ from extmodels_integrations.langchain import ChatExternal
 HERE = Path(__file__).resolve().parent
 
 
+# A serving endpoint's token becomes the key sent to the local server, so each served entity
+# still sends its own credential.
+_TOKEN_TO_KEY = {
+    "databricks_api_token": "openai_api_key",
+    "databricks_api_token_plaintext": "openai_api_key_plaintext",
+}
+
+
 def load_body(path: str, local_base: str | None) -> dict[str, Any]:
-    """The body from ``path``, every served entity pointed at ``local_base`` when given."""
+    """The body from ``path``, every served entity pointed at the OpenAI-compatible server at
+    ``local_base`` when given (see the module docstring)."""
     body: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     if not local_base:
         return body
-    body = copy.deepcopy(body)
-    base = local_base.rstrip("/")
+    api_base = f"{local_base.rstrip('/')}/v1"
     for entity in body["config"]["served_entities"]:
         model = entity["external_model"]
-        if "openai_config" in model:
-            model["openai_config"]["openai_api_base"] = f"{base}/v1"
-        if "databricks_model_serving_config" in model:
-            model["databricks_model_serving_config"]["databricks_workspace_url"] = base
+        provider = model.get("provider")
+        if provider == "databricks-model-serving":
+            token = model.pop("databricks_model_serving_config")
+            model["provider"] = "openai"
+            model["openai_config"] = {
+                _TOKEN_TO_KEY[k]: v for k, v in token.items() if k in _TOKEN_TO_KEY
+            }
+            print(
+                f"note: {entity['name']} (databricks-model-serving) is served as an openai entity "
+                f"at {api_base}: an OpenAI-compatible server has no "
+                f"/serving-endpoints/{model['name']}/invocations route"
+            )
+        elif (
+            provider != "openai"
+            or model["openai_config"].get("openai_api_type", "openai") != "openai"
+        ):
+            raise SystemExit(
+                f"--local-base: served entity {entity['name']!r} ({provider}) cannot be served by "
+                "an OpenAI-compatible server; run without --local-base, or give a --config "
+                "without it"
+            )
+        model["openai_config"]["openai_api_base"] = api_base
     return body
 
 

@@ -24,6 +24,7 @@ from extmodels_integrations._types import (
     CHAT,
     COMPLETIONS,
     EMBEDDINGS,
+    BatchProgress,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -297,10 +298,15 @@ class ExternalClient:
         batch_size: int | None = None,
         model: str | None = None,
         extra_params: Mapping[str, Any] | None = None,
+        progress: BatchProgress | None = None,
     ) -> EmbeddingsResponse:
-        """Embed ``texts`` in batches sized to the target's limit; order is preserved."""
+        """Embed ``texts`` in batches sized to the target's limit; order is preserved.
+
+        ``progress(done, total)`` counts batches: ``(0, total)`` before the first request, then
+        once as each batch completes.
+        """
         self.check_task(EMBEDDINGS)
-        return self._target.embed(texts, input_kind, batch_size, model, extra_params)
+        return self._target.embed(texts, input_kind, batch_size, model, extra_params, progress)
 
     async def aembed(
         self,
@@ -310,10 +316,13 @@ class ExternalClient:
         batch_size: int | None = None,
         model: str | None = None,
         extra_params: Mapping[str, Any] | None = None,
+        progress: BatchProgress | None = None,
     ) -> EmbeddingsResponse:
         """Async twin of :meth:`embed`; batches go out concurrently (``max_concurrency``)."""
         self.check_task(EMBEDDINGS)
-        return await self._target.aembed(texts, input_kind, batch_size, model, extra_params)
+        return await self._target.aembed(
+            texts, input_kind, batch_size, model, extra_params, progress
+        )
 
     def _checked(self, task: Task, request: _R) -> _R:
         self.check_task(task)

@@ -37,6 +37,7 @@ from extmodels_integrations._secrets import (
 )
 from extmodels_integrations._transport import Transport
 from extmodels_integrations._types import (
+    BatchProgress,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -312,6 +313,7 @@ class DirectTarget:
         batch_size: int | None,
         model: str | None,
         extra_params: Mapping[str, Any] | None,
+        progress: BatchProgress | None = None,
     ) -> EmbeddingsResponse:
         """Embed ``texts`` in batches sized to the target's limit; order is preserved."""
         texts = text_list(texts)
@@ -319,10 +321,15 @@ class DirectTarget:
             return self._no_embeddings()
         adapter = self.adapter()
         parts = []
-        for batch in batches(texts, self.embedding_batch_size(batch_size)):
+        todo = batches(texts, self.embedding_batch_size(batch_size))
+        if progress is not None:
+            progress(0, len(todo))
+        for batch in todo:
             request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
             data, headers = self._send(adapter, adapter.embeddings_request(request))
             parts.append(checked(adapter.parse_embeddings(data, headers), len(batch)))
+            if progress is not None:
+                progress(len(parts), len(todo))
         return joined(parts, model or adapter.model, self._provider)
 
     async def aembed(
@@ -332,6 +339,7 @@ class DirectTarget:
         batch_size: int | None,
         model: str | None,
         extra_params: Mapping[str, Any] | None,
+        progress: BatchProgress | None = None,
     ) -> EmbeddingsResponse:
         """Async twin of :meth:`embed`; batches go out concurrently (``max_concurrency``)."""
         texts = text_list(texts)
@@ -341,16 +349,24 @@ class DirectTarget:
 
         adapter = await self.aadapter()
         gate = asyncio.Semaphore(self._max_concurrency)
+        todo = batches(texts, self.embedding_batch_size(batch_size))
+        done = 0
 
         async def one(batch: list[str]) -> EmbeddingsResponse:
+            nonlocal done
             request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
             async with gate:
                 data, headers = await self._asend(adapter, adapter.embeddings_request(request))
-            return checked(adapter.parse_embeddings(data, headers), len(batch))
+            part = checked(adapter.parse_embeddings(data, headers), len(batch))
+            # Counted as batches finish, in any order: the results are still joined in order.
+            done += 1
+            if progress is not None:
+                progress(done, len(todo))
+            return part
 
-        parts = await asyncio.gather(
-            *(one(b) for b in batches(texts, self.embedding_batch_size(batch_size)))
-        )
+        if progress is not None:
+            progress(0, len(todo))
+        parts = await asyncio.gather(*(one(b) for b in todo))
         return joined(list(parts), model or adapter.model, self._provider)
 
     @property

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from extmodels_integrations._client import ExternalClient
     from extmodels_integrations._routing import Router
     from extmodels_integrations._types import (
+        BatchProgress,
         ChatChunk,
         ChatRequest,
         ChatResponse,
@@ -73,9 +74,10 @@ class RoutedTarget:
         batch_size: int | None,
         model: str | None,
         extra_params: Mapping[str, Any] | None,
+        progress: BatchProgress | None = None,
     ) -> EmbeddingsResponse:
         """Embed ``texts`` on the entity the split picks."""
-        options = _embed_options(input_kind, batch_size, model, extra_params)
+        options = _embed_options(input_kind, batch_size, model, extra_params, progress)
         return self.router.call(lambda c: c.embed(texts, **options))
 
     async def aembed(
@@ -85,9 +87,10 @@ class RoutedTarget:
         batch_size: int | None,
         model: str | None,
         extra_params: Mapping[str, Any] | None,
+        progress: BatchProgress | None = None,
     ) -> EmbeddingsResponse:
         """Async twin of :meth:`embed`."""
-        options = _embed_options(input_kind, batch_size, model, extra_params)
+        options = _embed_options(input_kind, batch_size, model, extra_params, progress)
         return await self.router.acall(lambda c: c.aembed(texts, **options))
 
     def close(self) -> None:
@@ -102,11 +105,16 @@ class RoutedTarget:
 
 
 def _embed_options(
-    input_kind: str, batch_size: int | None, model: str | None, extra: Mapping[str, Any] | None
+    input_kind: str,
+    batch_size: int | None,
+    model: str | None,
+    extra: Mapping[str, Any] | None,
+    progress: BatchProgress | None,
 ) -> dict[str, Any]:
     return {
         "input_kind": input_kind,
         "batch_size": batch_size,
         "model": model,
         "extra_params": extra,
+        "progress": progress,
     }

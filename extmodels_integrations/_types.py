@@ -8,7 +8,7 @@ path, where pydantic validation would cost more than the parsing itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -16,6 +16,7 @@ __all__ = [
     "CHAT",
     "COMPLETIONS",
     "EMBEDDINGS",
+    "BatchProgress",
     "ChatChoice",
     "ChatChunk",
     "ChatChunkChoice",
@@ -39,6 +40,11 @@ Task = Literal["llm/v1/chat", "llm/v1/completions", "llm/v1/embeddings"]
 CHAT: Task = "llm/v1/chat"
 COMPLETIONS: Task = "llm/v1/completions"
 EMBEDDINGS: Task = "llm/v1/embeddings"
+
+BatchProgress = Callable[[int, int], None]
+"""Told ``(batches done, batches in all)`` of one embedding call: ``(0, total)`` before the first
+request, then once as each batch completes. A fallback to another served entity starts over at
+``(0, its total)``."""
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 _FINISH_REASONS: Mapping[str, FinishReason] = {

@@ -31,7 +31,11 @@ class ExternalTarget(TargetBase):
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
-        """``["extmodels_integrations", "langchain"]``."""
+        """``["extmodels_integrations", "langchain"]``, the module ``load`` imports from.
+
+        langchain-core trusts only the root packages it lists, and no package can add itself,
+        so ``load`` needs ``valid_namespaces=["extmodels_integrations"]``.
+        """
         return ["extmodels_integrations", "langchain"]
 
     @property
