@@ -11,23 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
 from extmodels_integrations._auth import StaticAuth
 from extmodels_integrations._batching import (
     UsageOnce,
-    batches,
     by_prompts,
-    checked,
-    joined,
     merged,
     named,
     one_stream,
     refuses_prompt_lists,
-    text_list,
 )
+from extmodels_integrations._embedding import EmbeddingCalls
 from extmodels_integrations._exceptions import NotFoundError, ServerError
 from extmodels_integrations._secrets import (
     SecretLookup,
@@ -37,16 +34,12 @@ from extmodels_integrations._secrets import (
 )
 from extmodels_integrations._transport import Transport
 from extmodels_integrations._types import (
-    BatchProgress,
     ChatChunk,
     ChatRequest,
     ChatResponse,
     CompletionChunk,
     CompletionRequest,
     CompletionResponse,
-    EmbeddingsRequest,
-    EmbeddingsResponse,
-    Usage,
 )
 from extmodels_integrations._wire import HttpRequest
 from extmodels_integrations.providers import build_adapter
@@ -64,7 +57,7 @@ _C = TypeVar("_C", ChatChunk, CompletionChunk)
 _Q = TypeVar("_Q", ChatRequest, CompletionRequest)
 
 
-class DirectTarget:
+class DirectTarget(EmbeddingCalls):
     """Calls one target: a serving endpoint (``external_model is None``) or a provider."""
 
     def __init__(
@@ -299,83 +292,14 @@ class DirectTarget:
         ):
             yield chunk
 
-    # -- embeddings --------------------------------------------------------------------------
-
-    def embedding_batch_size(self, requested: int | None = None) -> int:
-        """``requested`` capped by the target's per-request limit."""
-        limit = self.adapter().embedding_batch_size
-        return min(requested, limit) if requested else limit
-
-    def embed(
-        self,
-        texts: list[str],
-        input_kind: Literal["query", "document"],
-        batch_size: int | None,
-        model: str | None,
-        extra_params: Mapping[str, Any] | None,
-        progress: BatchProgress | None = None,
-    ) -> EmbeddingsResponse:
-        """Embed ``texts`` in batches sized to the target's limit; order is preserved."""
-        texts = text_list(texts)
-        if not texts:
-            return self._no_embeddings()
-        adapter = self.adapter()
-        parts = []
-        todo = batches(texts, self.embedding_batch_size(batch_size))
-        if progress is not None:
-            progress(0, len(todo))
-        for batch in todo:
-            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
-            data, headers = self._send(adapter, adapter.embeddings_request(request))
-            parts.append(checked(adapter.parse_embeddings(data, headers), len(batch)))
-            if progress is not None:
-                progress(len(parts), len(todo))
-        return joined(parts, model or adapter.model, self._provider)
-
-    async def aembed(
-        self,
-        texts: list[str],
-        input_kind: Literal["query", "document"],
-        batch_size: int | None,
-        model: str | None,
-        extra_params: Mapping[str, Any] | None,
-        progress: BatchProgress | None = None,
-    ) -> EmbeddingsResponse:
-        """Async twin of :meth:`embed`; batches go out concurrently (``max_concurrency``)."""
-        texts = text_list(texts)
-        if not texts:
-            return self._no_embeddings()
-        import asyncio  # here: async code runs only once asyncio is loaded
-
-        adapter = await self.aadapter()
-        gate = asyncio.Semaphore(self._max_concurrency)
-        todo = batches(texts, self.embedding_batch_size(batch_size))
-        done = 0
-
-        async def one(batch: list[str]) -> EmbeddingsResponse:
-            nonlocal done
-            request = EmbeddingsRequest(batch, input_kind, model, dict(extra_params or {}))
-            async with gate:
-                data, headers = await self._asend(adapter, adapter.embeddings_request(request))
-            part = checked(adapter.parse_embeddings(data, headers), len(batch))
-            # Counted as batches finish, in any order: the results are still joined in order.
-            done += 1
-            if progress is not None:
-                progress(done, len(todo))
-            return part
-
-        if progress is not None:
-            progress(0, len(todo))
-        parts = await asyncio.gather(*(one(b) for b in todo))
-        return joined(list(parts), model or adapter.model, self._provider)
-
     @property
     def _provider(self) -> str:
         return "databricks" if self._external_model is None else self._external_model.provider
 
-    def _no_embeddings(self) -> EmbeddingsResponse:
+    @property
+    def _name(self) -> str:
         name = self._endpoint if self._external_model is None else self._external_model.name
-        return EmbeddingsResponse([], model=name or "", usage=Usage(), provider=self._provider)
+        return name or ""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
