@@ -91,7 +91,8 @@ def _scrub_request(request: Any) -> Any:
 
 
 def _normalized_body(body: bytes | str | None) -> Any:
-    """Request JSON with LangChain's random tool-call ids replaced, so replays match.
+    """Request JSON with LangChain's random tool-call ids replaced and tool descriptions'
+    whitespace collapsed, so replays match on every supported Python.
 
     Few-shot tool examples get a fresh uuid4 id per run; the id only pairs a call with its
     result, so the pairing is kept (ids are renumbered in order of appearance).
@@ -110,6 +111,10 @@ def _normalized_body(body: bytes | str | None) -> Any:
             for key, value in node.items():
                 if key in ("tool_call_id", "tool_use_id", "id") and isinstance(value, str):
                     out[key] = ids.setdefault(value, f"id-{len(ids)}")
+                elif key == "description" and isinstance(value, str):
+                    # Python 3.13 strips docstring indentation at compile time, so a tool
+                    # described by its docstring is spaced differently than when recorded.
+                    out[key] = " ".join(value.split())
                 else:
                     out[key] = walk(value)
             return out
