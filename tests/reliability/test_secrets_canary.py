@@ -73,8 +73,6 @@ def assert_clean(*texts: str) -> None:
 
 
 def _views(obj: Any) -> list[str]:
-    # Pickles of credentialed objects are not scanned: they must carry the credential (an
-    # unpickled model in a worker process still has to call); errors' pickles are (_chain).
     return [repr(obj), str(obj)]
 
 
@@ -82,7 +80,8 @@ def _views(obj: Any) -> list[str]:
 @pytest.mark.parametrize("name", NAMES)
 def test_objects_hold_no_secret(name: str, mode: str, kwargs) -> None:
     """repr/str of the client, its config, adapter and auth; LangChain dumps;
-    LlamaIndex to_dict/to_json; after a call too (tokens and signatures are cached then)."""
+    LlamaIndex to_dict/to_json; both models' pickles (their secrets come back from the
+    environment); after a call too (tokens and signatures are cached then)."""
     target = kwargs(name)
     client = ExternalClient(**target)
     adapter = client._adapter()
@@ -100,6 +99,8 @@ def test_objects_hold_no_secret(name: str, mode: str, kwargs) -> None:
         repr(dumpd(lc)),
         repr(li.to_dict()),
         li.to_json(),
+        repr(pickle.dumps(lc)),
+        repr(pickle.dumps(li)),
     ]
     if client.external_model is not None:
         texts += _views(client.external_model)
