@@ -14,7 +14,7 @@ import copy
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, NoReturn, Self
 
 from pydantic import (
     BaseModel,
@@ -298,7 +298,7 @@ def _config_with_lifted_secrets(data: dict[str, Any]) -> Any:
         entity = entities[int(index)]
         if value is None:
             env = secret_env_var(field, str(entity.get("name") or index))
-            value = os.environ.get(env) or _missing(name, env)
+            value = _from_env(name, env)
         block = dict(entity.get("external_model") or {})
         provider = block.get("provider")
         if provider not in CONFIG_KEYS:
@@ -322,7 +322,7 @@ def _with_lifted_secrets(data: dict[str, Any]) -> Any:
     for name, value in lifted.items():
         if value is None:
             env = secret_env_var(name)
-            lifted[name] = os.environ.get(env) or _missing(name, env)
+            lifted[name] = _from_env(name, env)
     block = block.model_dump() if isinstance(block, ExternalModel) else dict(block)
     provider = block.get("provider")
     if provider not in CONFIG_KEYS:
@@ -332,7 +332,14 @@ def _with_lifted_secrets(data: dict[str, Any]) -> Any:
     return block
 
 
-def _missing(name: str, env: str) -> str:
+def _from_env(name: str, env: str) -> SecretStr:
+    # Wrapped at once: when a later secret is missing, the frames reading them, whose locals
+    # tracebacks may print, hold the ones already read.
+    value = os.environ.get(env)
+    return SecretStr(value) if value else _missing(name, env)
+
+
+def _missing(name: str, env: str) -> NoReturn:
     raise ConfigurationError(
         f"{name}: this model was serialized without its secret; set {env} or pass "
         f"{name}=... when loading it"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import pickle
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -154,3 +155,44 @@ def test_deep_copy_shares_what_serialization_excludes(
     excluded = [n for n, f in TargetBase.model_fields.items() if f.exclude]
     assert excluded == ["secret_resolver", "http_client", "http_async_client"]
     assert [getattr(revived, name) for name in excluded] == [None, None, None]
+
+
+AWS = {"AWS_ACCESS_KEY_ID": "CANARYPICKLEKEY01", "AWS_SECRET_ACCESS_KEY": "canary/PICKLE+AWS/01"}
+
+
+def _unpickling_error(data: bytes) -> ConfigurationError:
+    # Unpickled here, so the rendered frames hold no secret of the test's own.
+    try:
+        pickle.loads(data)
+    except ConfigurationError as error:
+        return error
+    raise AssertionError("unpickling did not fail")
+
+
+def test_a_missing_variable_shows_none_of_those_read_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The session token is missing after the key pair was read: the error, rendered with
+    every frame's locals, shows neither of the two."""
+    config = {
+        "aws_region": "us-east-1",
+        "bedrock_provider": "anthropic",
+        **{f"{name.lower()}_plaintext": value for name, value in AWS.items()},
+        "aws_session_token_plaintext": "canary-PICKLE-SESSION-01",
+    }
+    block = {
+        "name": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "provider": "amazon-bedrock",
+        "task": "llm/v1/chat",
+        "amazon_bedrock_config": config,
+    }
+    data = pickle.dumps(lc.ChatExternal(external_model=block))
+    for name, value in AWS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    error = _unpickling_error(data)
+    assert "set AWS_SESSION_TOKEN" in str(error)
+    rendered = traceback.TracebackException.from_exception(error, capture_locals=True)
+    text = "".join(rendered.format())
+    assert "lifted = " in text
+    assert not [value for value in AWS.values() if value in text]
