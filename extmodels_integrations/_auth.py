@@ -106,8 +106,12 @@ class CachedTokenAuth:
     def _now(self) -> float:
         return self._clock() if self._clock is not None else time.monotonic()
 
-    def _store(self, data: Any) -> SecretStr:
-        token, lifetime = self.read_token(data)
+    def _store(self, answer: Any) -> SecretStr:
+        # Rebound: this frame and read_token's then hold the answer, token and all, in a dict
+        # whose repr leaves the values out (tracebacks with locals print both frames).
+        if isinstance(answer, dict):
+            answer = _TokenAnswer(answer)
+        token, lifetime = self.read_token(answer)
         self._token, self._expires_at = token, self._now() + lifetime
         return token
 
@@ -117,8 +121,10 @@ class CachedTokenAuth:
             with self._lock:
                 token = self._fresh()
                 if token is None:
-                    data, _ = transport.send_json(self.token_request(), self.token_error)
-                    token = self._store(data)
+                    # No named local for the answer: it holds the token in plain text.
+                    token = self._store(
+                        transport.send_json(self.token_request(), self.token_error)[0]
+                    )
         return {"Authorization": "Bearer " + token.get_secret_value()}
 
     async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
@@ -130,9 +136,20 @@ class CachedTokenAuth:
             async with lock:
                 token = self._fresh()
                 if token is None:
-                    data, _ = await transport.asend_json(self.token_request(), self.token_error)
-                    token = self._store(data)
+                    token = self._store(
+                        (await transport.asend_json(self.token_request(), self.token_error))[0]
+                    )
         return {"Authorization": "Bearer " + token.get_secret_value()}
+
+
+class _TokenAnswer(dict[str, Any]):
+    """A token exchange's JSON answer, which holds the access token: its repr names only
+    the keys."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<token answer with keys {sorted(self)}>"
 
 
 class EntraTokenAuth(CachedTokenAuth):

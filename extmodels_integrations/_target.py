@@ -5,15 +5,16 @@ Both frameworks serialize the same way: ``token`` and every ``*_plaintext`` secr
 nested blocks and become top-level keys (an endpoint config's as
 ``served_entities__<index>__<field>``), which each framework fills back from the environment
 variable :func:`secret_env_var` names. So one configuration, and one serialized form, works in
-both.
+both. Pickles follow the same rule (:meth:`TargetBase.__getstate__`).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NoReturn, Self
 
 from pydantic import (
     BaseModel,
@@ -31,7 +32,15 @@ from extmodels_integrations._endpoint_config import EndpointConfig, load_endpoin
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._types import Task
 
-__all__ = ["LIFTED_PREFIX", "TargetBase", "plaintexts", "secret_env_var", "without_plaintext"]
+__all__ = [
+    "LIFTED_PREFIX",
+    "TargetBase",
+    "block_without_secrets",
+    "body_without_secrets",
+    "plaintexts",
+    "secret_env_var",
+    "without_plaintext",
+]
 
 #: Top-level key prefix of an endpoint config's lifted secrets:
 #: ``served_entities__<index>__<field>``.
@@ -195,6 +204,63 @@ class TargetBase(BaseModel):
             for field, value in plaintexts(entity.external_model).items()
         }
 
+    # -- pickling and deep copies -----------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The pickled state: the serialized form's rule. ``token`` and every plaintext secret
+        are left out (as top-level ``None`` keys) and come back on unpickling from the
+        environment variables :func:`secret_env_var` names; the fields serialization excludes
+        (``secret_resolver``, the httpx clients) stay behind."""
+        fields = type(self).model_fields
+        data = {k: v for k, v in self.__dict__.items() if k in fields and not fields[k].exclude}
+        if data.get("token") is not None:
+            del data["token"]  # its default reads DATABRICKS_TOKEN
+        if self.external_model is not None:
+            data["external_model"] = block_without_secrets(self.external_model)
+            data.update(dict.fromkeys(self._plaintext_secrets()))
+        if self.endpoint_config is not None:
+            data["endpoint_config"] = body_without_secrets(self.endpoint_config)
+            data.update(dict.fromkeys(self._entity_secrets()))
+        return {"fields": data, "fields_set": set(self.model_fields_set)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild from :meth:`__getstate__`'s state, secrets read from the environment."""
+        type(self).__init__(self, **state["fields"])
+        object.__setattr__(self, "__pydantic_fields_set__", set(state["fields_set"]))
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """A copy with its own client. Secrets are copied too: a deep copy stays in this
+        process, unlike a pickle. The excluded fields (``secret_resolver``, the httpx
+        clients) are shared: they are resources, and httpx clients cannot be copied."""
+        fields = type(self).model_fields
+        data = {
+            k: v if fields[k].exclude else copy.deepcopy(v, memo)
+            for k, v in self.__dict__.items()
+            if k in fields
+        }
+        clone = type(self).__new__(type(self))
+        type(self).__init__(clone, **data)
+        object.__setattr__(clone, "__pydantic_fields_set__", set(self.model_fields_set))
+        return clone
+
+
+def block_without_secrets(block: ExternalModel) -> dict[str, Any]:
+    """``block`` dumped (``None`` fields left out) without its ``*_plaintext`` secrets."""
+    return without_plaintext(block.model_dump(exclude_none=True), block.provider)
+
+
+def body_without_secrets(config: EndpointConfig) -> dict[str, Any]:
+    """``config``'s body without its served entities' ``*_plaintext`` secrets; each served
+    entity is named, since the environment variables of its lifted secrets use the name."""
+    body = config.to_dict()
+    for entity in config.served_entities:
+        served = body["config"]["served_entities"][entity.index]
+        served.setdefault("name", entity.name)
+        served["external_model"] = without_plaintext(
+            served["external_model"], entity.external_model.provider
+        )
+    return body
+
 
 def plaintexts(model: ExternalModel) -> dict[str, SecretStr]:
     """The ``*_plaintext`` secrets set in ``model``'s provider config."""
@@ -232,7 +298,7 @@ def _config_with_lifted_secrets(data: dict[str, Any]) -> Any:
         entity = entities[int(index)]
         if value is None:
             env = secret_env_var(field, str(entity.get("name") or index))
-            value = os.environ.get(env) or _missing(name, env)
+            value = _from_env(name, env)
         block = dict(entity.get("external_model") or {})
         provider = block.get("provider")
         if provider not in CONFIG_KEYS:
@@ -256,7 +322,7 @@ def _with_lifted_secrets(data: dict[str, Any]) -> Any:
     for name, value in lifted.items():
         if value is None:
             env = secret_env_var(name)
-            lifted[name] = os.environ.get(env) or _missing(name, env)
+            lifted[name] = _from_env(name, env)
     block = block.model_dump() if isinstance(block, ExternalModel) else dict(block)
     provider = block.get("provider")
     if provider not in CONFIG_KEYS:
@@ -266,7 +332,14 @@ def _with_lifted_secrets(data: dict[str, Any]) -> Any:
     return block
 
 
-def _missing(name: str, env: str) -> str:
+def _from_env(name: str, env: str) -> SecretStr:
+    # Wrapped at once: when a later secret is missing, the frames reading them, whose locals
+    # tracebacks may print, hold the ones already read.
+    value = os.environ.get(env)
+    return SecretStr(value) if value else _missing(name, env)
+
+
+def _missing(name: str, env: str) -> NoReturn:
     raise ConfigurationError(
         f"{name}: this model was serialized without its secret; set {env} or pass "
         f"{name}=... when loading it"

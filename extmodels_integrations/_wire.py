@@ -23,6 +23,28 @@ ErrorMapper = Callable[[int, Mapping[str, str], bytes], APIError]
 """Turns an error status, the response headers and body into the provider's typed error."""
 
 
+class _Headers(dict[str, str]):
+    """A request's headers. httpx's ``request(headers=...)`` parameter and the transport's
+    ``arguments`` are this very object, and tracebacks with locals print them: credential
+    values stay out of the repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if k.lower() in _SECRET_HEADERS else v for k, v in self.items()})
+
+
+class _Body(bytes):
+    """Pre-serialized request bytes; they hold credentials (a token exchange's form, a signed
+    body), and httpx's ``request(content=...)`` parameter is this object, so the repr gives
+    only the length."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes>"
+
+
 @dataclass(slots=True)
 class HttpRequest:
     """A request built by a provider adapter; ``content`` holds pre-serialized bytes when the
@@ -35,12 +57,19 @@ class HttpRequest:
     params: dict[str, str] | None = None
     content: bytes | None = None
 
+    def __post_init__(self) -> None:
+        # A copy, taken once: adapters finish their dict before building the request, and the
+        # auth headers are added to this one afterwards.
+        if not isinstance(self.headers, _Headers):
+            self.headers = _Headers(self.headers)
+        if self.content is not None and not isinstance(self.content, _Body):
+            self.content = _Body(self.content)
+
     def __repr__(self) -> str:
         # Tracebacks with locals (pytest -l, error trackers) print this object: credential
         # headers and the body (signed requests, token exchanges) stay out of it.
-        headers = {k: "***" if k.lower() in _SECRET_HEADERS else v for k, v in self.headers.items()}
         body = f"<{len(self.content)} bytes>" if self.content is not None else "<json>"
-        return f"HttpRequest({self.method} {self.url}, headers={headers}, body={body})"
+        return f"HttpRequest({self.method} {self.url}, headers={self.headers!r}, body={body})"
 
 
 @dataclass(slots=True)

@@ -10,15 +10,19 @@ import logging
 import pickle
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 from langchain_core.load import dumpd, dumps, loads
+from pydantic import SecretStr
 
 import extmodels_integrations as ei
 from extmodels_integrations import ExternalClient, parse_external_model
+from extmodels_integrations._auth import EntraTokenAuth
+from extmodels_integrations._transport import Transport
+from extmodels_integrations._wire import HttpRequest
 from extmodels_integrations.langchain import ChatExternal, CompletionExternal, ExternalEmbeddings
 from tests.support.openai_server import OpenAIStubServer
 
@@ -544,3 +548,76 @@ def test_pickled_errors_keep_retryability(server) -> None:
 
     assert copy.retryable is False
     assert copy.is_retryable is False
+
+
+# --------------------------------------------------------------------- tracebacks with locals
+
+AWS_SECRETS = ("CANARYKEYID0123456", "canary/AWS+SECRET/0123456789", "canary-AWS-TOKEN-0123")
+ACCESS_TOKEN = "eyJ-canary-ACCESS-TOKEN-0123456789"
+
+
+def _with_locals(error: BaseException) -> str:
+    rendered = traceback.TracebackException.from_exception(error, capture_locals=True)
+    return "".join(rendered.format())
+
+
+# The rendered tracebacks start in these helpers, whose locals hold no secret.
+def _raised(call: Callable[[], object]) -> BaseException:
+    try:
+        call()
+    except ei.ExternalModelError as error:
+        return error
+    raise AssertionError("the call did not fail")
+
+
+async def _araised(call: Callable[[], Awaitable[object]]) -> BaseException:
+    try:
+        await call()
+    except ei.ExternalModelError as error:
+        return error
+    raise AssertionError("the call did not fail")
+
+
+def test_signing_frame_locals_hold_no_aws_secret() -> None:
+    """A failure inside ``sign`` shows its ``credentials`` local (botocore's namedtuple repr
+    would print all three values)."""
+    from extmodels_integrations.providers._aws import SigV4Auth
+
+    key_id, secret_key, session = (SecretStr(v) for v in AWS_SECRETS)
+    auth = SigV4Auth(
+        region="us-east-1",
+        access_key_id=key_id,
+        secret_access_key=secret_key,
+        session_token=session,
+    )
+    request = HttpRequest(url="https://bedrock.example/model/m/invoke", params={"a": "b"})
+    error = _raised(lambda: auth.headers(Transport(), request))
+    assert isinstance(error, ei.ConfigurationError)
+    text = _with_locals(error)
+    assert "credentials = <AWS credentials>" in text
+    assert not [s for s in AWS_SECRETS if s in text]
+
+
+async def test_token_answer_in_frame_locals_holds_no_token() -> None:
+    """An Entra answer with a token but no usable lifetime fails while the answer is in the
+    locals of the token-reading frames; neither shows the token nor the client secret."""
+    mock = httpx.MockTransport(
+        lambda _: httpx.Response(200, json={"access_token": ACCESS_TOKEN, "expires_in": "soon"})
+    )
+    transport = Transport(
+        max_retries=0,
+        http_client=httpx.Client(transport=mock),
+        http_async_client=httpx.AsyncClient(transport=mock),
+    )
+    auth = EntraTokenAuth(tenant_id="t", client_id="c", client_secret=SecretStr(ENTRA_SECRET))
+    request = HttpRequest(url="https://x.example/v1/chat/completions")
+    errors = [
+        _raised(lambda: auth.headers(transport, request)),
+        await _araised(lambda: auth.aheaders(transport, request)),
+    ]
+    for error in errors:
+        assert isinstance(error, ei.MalformedResponseError)
+        text = _with_locals(error)
+        assert "answer = <token answer with keys ['access_token', 'expires_in']>" in text
+        assert ACCESS_TOKEN not in text
+        assert_clean(text)

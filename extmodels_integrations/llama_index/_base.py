@@ -19,7 +19,12 @@ from pydantic import (
 
 from extmodels_integrations._config import ExternalModel
 from extmodels_integrations._endpoint_config import EndpointConfig
-from extmodels_integrations._target import TargetBase, secret_env_var, without_plaintext
+from extmodels_integrations._target import (
+    TargetBase,
+    block_without_secrets,
+    body_without_secrets,
+    secret_env_var,
+)
 
 __all__ = ["ExternalTarget", "GenerativeTarget", "secret_env_var"]
 
@@ -48,22 +53,11 @@ class ExternalTarget(TargetBase):
 
     @field_serializer("external_model")
     def _block_without_secrets(self, block: ExternalModel | None) -> dict[str, Any] | None:
-        if block is None:
-            return None
-        return without_plaintext(block.model_dump(exclude_none=True), block.provider)
+        return None if block is None else block_without_secrets(block)
 
     @field_serializer("endpoint_config")
     def _body_without_secrets(self, config: EndpointConfig | None) -> dict[str, Any] | None:
-        if config is None:
-            return None
-        body = config.to_dict()
-        for entity in config.served_entities:
-            served = body["config"]["served_entities"][entity.index]
-            served.setdefault("name", entity.name)  # the env var names use it
-            served["external_model"] = without_plaintext(
-                served["external_model"], entity.external_model.provider
-            )
-        return body
+        return None if config is None else body_without_secrets(config)
 
     @model_serializer(mode="wrap")
     def custom_model_dump(

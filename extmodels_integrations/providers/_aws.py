@@ -92,6 +92,22 @@ def botocore_module(name: str) -> Any:
         ) from None
 
 
+class _Credentials:
+    """Frozen credentials for signing, read by botocore's ``SigV4Auth`` as ``access_key``,
+    ``secret_key`` and ``token``. botocore's own frozen credentials are a namedtuple whose
+    repr shows all three, and tracebacks with locals print ``sign``'s ``credentials``."""
+
+    __slots__ = ("access_key", "secret_key", "token")
+
+    def __init__(self, frozen: Any) -> None:
+        self.access_key: str = frozen.access_key
+        self.secret_key: str = frozen.secret_key
+        self.token: str | None = frozen.token
+
+    def __repr__(self) -> str:
+        return "<AWS credentials>"
+
+
 class SigV4Auth:
     """AWS Signature Version 4 over the exact method, URL, headers and body bytes sent.
 
@@ -126,7 +142,7 @@ class SigV4Auth:
                 session_token.get_secret_value() if session_token is not None else None,
             )
         self._chain: Any = None
-        self._last: Any = None
+        self._last: _Credentials | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -138,10 +154,10 @@ class SigV4Auth:
         """Whether credentials come from botocore's default chain rather than the config."""
         return self._static is None
 
-    def credentials(self) -> Any:
+    def credentials(self) -> _Credentials:
         """Frozen credentials (access key, secret key, token) for one request."""
         if self._static is not None:
-            frozen = self._static.get_frozen_credentials()
+            frozen = _Credentials(self._static.get_frozen_credentials())
         else:
             with self._lock:
                 if self._chain is None:
@@ -154,7 +170,7 @@ class SigV4Auth:
                         "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance "
                         "profile)"
                     )
-            frozen = self._chain.get_frozen_credentials()
+            frozen = _Credentials(self._chain.get_frozen_credentials())
         self._last = frozen
         _mask_in_botocore_logs(frozen)
         return frozen

@@ -1,7 +1,8 @@
 """The secrets canary: fake credentials planted in every provider's config, as plaintext and as
 secret references (resolved through ``secret_resolver=`` and through ``EXTMODELS_SECRET__``
 variables), must never show up in repr/str, DEBUG logs of real calls, errors and tracebacks,
-LangChain dumps, LlamaIndex dicts, pickles, recorded cassettes or benchmark output.
+LangChain dumps, LlamaIndex dicts, pickles, recorded cassettes or benchmark output; nor in
+tracebacks rendered with every frame's locals, as ``pytest -l`` and error trackers show them.
 
 Calls go to the loopback stub server speaking each provider's wire format; the Vertex access
 token comes from the loopback token server and is itself a canary.
@@ -12,7 +13,8 @@ from __future__ import annotations
 import logging
 import pickle
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +73,6 @@ def assert_clean(*texts: str) -> None:
 
 
 def _views(obj: Any) -> list[str]:
-    # Pickles of credentialed objects are not scanned: they must carry the credential (an
-    # unpickled model in a worker process still has to call); errors' pickles are (_chain).
     return [repr(obj), str(obj)]
 
 
@@ -80,7 +80,8 @@ def _views(obj: Any) -> list[str]:
 @pytest.mark.parametrize("name", NAMES)
 def test_objects_hold_no_secret(name: str, mode: str, kwargs) -> None:
     """repr/str of the client, its config, adapter and auth; LangChain dumps;
-    LlamaIndex to_dict/to_json; after a call too (tokens and signatures are cached then)."""
+    LlamaIndex to_dict/to_json; both models' pickles (their secrets come back from the
+    environment); after a call too (tokens and signatures are cached then)."""
     target = kwargs(name)
     client = ExternalClient(**target)
     adapter = client._adapter()
@@ -98,6 +99,8 @@ def test_objects_hold_no_secret(name: str, mode: str, kwargs) -> None:
         repr(dumpd(lc)),
         repr(li.to_dict()),
         li.to_json(),
+        repr(pickle.dumps(lc)),
+        repr(pickle.dumps(li)),
     ]
     if client.external_model is not None:
         texts += _views(client.external_model)
@@ -127,8 +130,32 @@ async def test_debug_logs_of_real_calls_hold_no_secret(
     assert_clean(caplog.text, *(repr(r.args) for r in records), *(r.getMessage() for r in records))
 
 
+def _with_locals(error: BaseException) -> str:
+    """``error`` as error trackers and ``pytest -l`` show it: every frame's locals, down the
+    chained causes."""
+    rendered = traceback.TracebackException.from_exception(error, capture_locals=True)
+    return "".join(rendered.format())
+
+
+# The tracebacks start in these helpers, whose locals hold no secret, unlike the test's own.
+def _error_of(call: Callable[[], object]) -> ExternalModelError:
+    try:
+        call()
+    except ExternalModelError as error:
+        return error
+    raise AssertionError("the call did not fail")
+
+
+async def _aerror_of(call: Callable[[], Awaitable[object]]) -> ExternalModelError:
+    try:
+        await call()
+    except ExternalModelError as error:
+        return error
+    raise AssertionError("the call did not fail")
+
+
 def _chain(error: BaseException) -> list[str]:
-    texts = ["".join(traceback.format_exception(error))]
+    texts = ["".join(traceback.format_exception(error)), _with_locals(error)]
     seen: BaseException | None = error
     while seen is not None:
         texts += [repr(seen), str(seen), repr(seen.__dict__)]
@@ -149,7 +176,8 @@ def _echoing(request: httpx.Request) -> httpx.Response:
 @pytest.mark.parametrize("name", sorted(set(NAMES) - NO_CALLS))
 def test_errors_and_tracebacks_hold_no_secret(name: str, mode: str, kwargs, caplog) -> None:
     """A provider echoing the credentials back in a 401, and a connection refused: neither the
-    error, its chained causes, its formatted traceback, its pickle nor the logs show them."""
+    error, its chained causes, its formatted traceback (with locals too), its pickle nor the
+    logs show them."""
     _loggers_at_debug(caplog)
     target = kwargs(name)
     texts: list[str] = []
@@ -158,9 +186,42 @@ def test_errors_and_tracebacks_hold_no_secret(name: str, mode: str, kwargs, capl
         ExternalClient(**target, http_client=echo),
         ExternalClient(**_unreachable(target), timeout=2),
     ):
-        with pytest.raises(ExternalModelError) as caught:
-            client.chat(messages=[{"role": "user", "content": "hi"}])
-        texts += _chain(caught.value)
+        texts += _chain(
+            _error_of(partial(client.chat, messages=[{"role": "user", "content": "hi"}]))
+        )
+    assert_clean(caplog.text, *texts)
+
+
+async def _drain(chunks: AsyncIterator[Any]) -> list[Any]:
+    return [chunk async for chunk in chunks]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(set(NAMES) - NO_CALLS))
+async def test_tracebacks_with_locals_hold_no_secret(
+    name: str, mode: str, kwargs, server: OpenAIStubServer, caplog
+) -> None:
+    """Real calls against the stubs failing, sync and async, plain and streamed: a 401, a 500,
+    a refused connection. Their tracebacks with locals, and the DEBUG logs of it all, hold
+    no secret (the headers dict httpx is handed is in those locals)."""
+    _loggers_at_debug(caplog)
+    client = ExternalClient(**kwargs(name))
+    dead = ExternalClient(**_unreachable(kwargs(name)), timeout=2)
+    ask = [{"role": "user", "content": "hi"}]
+    server.fail_next(401)
+    errors = [_error_of(lambda: client.chat(messages=ask))]
+    server.fail_next(500)
+    errors.append(_error_of(lambda: list(client.stream_chat(messages=ask))))
+    server.fail_next(401)
+    errors.append(await _aerror_of(lambda: client.achat(messages=ask)))
+    server.fail_next(500)
+    errors.append(await _aerror_of(lambda: _drain(client.astream_chat(messages=ask))))
+    errors.append(_error_of(lambda: dead.chat(messages=ask)))
+    errors.append(_error_of(lambda: list(dead.stream_chat(messages=ask))))
+    errors.append(await _aerror_of(lambda: dead.achat(messages=ask)))
+    texts = [_with_locals(error) for error in errors]
+    assert all("request = HttpRequest(" in text for text in texts), "locals were not rendered"
+    assert any(r.name.startswith("httpcore") for r in caplog.records), "DEBUG logging was not on"
     assert_clean(caplog.text, *texts)
 
 
