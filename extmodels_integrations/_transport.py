@@ -200,10 +200,9 @@ class Transport:
         self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
     ) -> Generator[list[E], None, None]:
         _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
-        arguments = _arguments(request)
         with (
             self._translate(request, stream=True),
-            self.client.stream(**arguments, timeout=self._stream_timeout) as response,
+            self.client.stream(**_arguments(request), timeout=self._stream_timeout) as response,
         ):
             if response.status_code >= 400:
                 response.read()
@@ -223,10 +222,9 @@ class Transport:
         self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
     ) -> AsyncGenerator[list[E], None]:
         _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
-        arguments = _arguments(request)
         with self._translate(request, stream=True):
             async with self.async_client.stream(
-                **arguments, timeout=self._stream_timeout
+                **_arguments(request), timeout=self._stream_timeout
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
