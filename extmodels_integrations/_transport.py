@@ -151,7 +151,8 @@ class Transport:
         )
 
     def _json(self, request: HttpRequest, map_error: ErrorMapper) -> tuple[Any, httpx.Headers]:
-        _log.debug("%s %s (%s)", request.method, public_url(request.url), self.provider)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s (%s)", request.method, public_url(request.url), self.provider)
         with self._translate(request, stream=False):
             response = self.client.request(**_arguments(request))
             return self._body(response, map_error), response.headers
@@ -159,7 +160,8 @@ class Transport:
     async def _ajson(
         self, request: HttpRequest, map_error: ErrorMapper
     ) -> tuple[Any, httpx.Headers]:
-        _log.debug("%s %s (%s)", request.method, public_url(request.url), self.provider)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s (%s)", request.method, public_url(request.url), self.provider)
         with self._translate(request, stream=False):
             response = await self.async_client.request(**_arguments(request))
             return self._body(response, map_error), response.headers
@@ -199,7 +201,8 @@ class Transport:
     def _stream(
         self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
     ) -> Generator[list[E], None, None]:
-        _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
         with (
             self._translate(request, stream=True),
             self.client.stream(**_arguments(request), timeout=self._stream_timeout) as response,
@@ -221,7 +224,8 @@ class Transport:
     async def _astream(
         self, request: HttpRequest, map_error: ErrorMapper, decoder: Callable[[], StreamDecoder[E]]
     ) -> AsyncGenerator[list[E], None]:
-        _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s (%s, stream)", request.method, public_url(request.url), self.provider)
         with self._translate(request, stream=True):
             async with self.async_client.stream(
                 **_arguments(request), timeout=self._stream_timeout
@@ -244,7 +248,7 @@ class Transport:
         timeout = self._stream_timeout if stream else self._timeout
         return _HttpxErrors(
             self.provider,
-            public_url(request.url),
+            request.url,
             connect=timeout.connect,
             read=timeout.read,
             read_setting="stall_timeout" if stream else "timeout",
@@ -313,6 +317,7 @@ class _HttpxErrors:
         read_setting: str = "timeout",
     ) -> None:
         self._provider = provider
+        # The request's URL; shown only once something failed (public_url parses it).
         self._url = url
         # Which of our settings ran out goes into the message, so users know what to raise.
         self._connect = connect
@@ -333,11 +338,12 @@ class _HttpxErrors:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         if isinstance(exc, ExternalModelError):
-            exc.locate(url=self._url)
+            exc.locate(url=public_url(self._url))
             return
         if exc is None or not isinstance(exc, httpx.HTTPError):
             return
-        where = f" ({', '.join(filter(None, (self._provider, self._url)))})"
+        url = public_url(self._url)
+        where = f" ({', '.join(filter(None, (self._provider, url)))})"
         error: ExternalModelError
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__
@@ -346,5 +352,5 @@ class _HttpxErrors:
             error = APIConnectionError(
                 f"{type(exc).__name__}{where}: {exc}", provider=self._provider
             )
-        error.url = self._url
+        error.url = url
         raise error from exc
