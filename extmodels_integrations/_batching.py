@@ -13,19 +13,23 @@ from extmodels_integrations._exceptions import (
     ServerError,
 )
 from extmodels_integrations._types import (
+    ChatChoice,
     ChatChunk,
+    ChatChunkChoice,
     ChatResponse,
     CompletionChoice,
     CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     EmbeddingsResponse,
+    ToolCallDelta,
     Usage,
 )
 from extmodels_integrations.providers._base import Adapter
 
 __all__ = [
     "UsageOnce",
+    "as_chunks",
     "batches",
     "by_prompts",
     "checked",
@@ -72,6 +76,48 @@ class UsageOnce:
 
 
 _N = TypeVar("_N", ChatResponse, CompletionResponse)
+
+
+def as_chunks(response: ChatResponse) -> list[ChatChunk]:
+    """A chat response as the chunks a stream of it sends: one per choice, then usage."""
+    chunks = [
+        ChatChunk(
+            response.id,
+            response.model,
+            [
+                ChatChunkChoice(
+                    c.index,
+                    c.content,
+                    [
+                        ToolCallDelta(j, t.id, t.name, t.arguments)
+                        for j, t in enumerate(c.tool_calls)
+                    ]
+                    or None,
+                    c.finish_reason,
+                    c.reasoning,
+                    c.role,
+                )
+            ],
+            None,
+            response.provider,
+        )
+        for c in response.choices
+    ]
+    if response.usage is not None:
+        chunks.append(ChatChunk(response.id, response.model, [], response.usage, response.provider))
+    return chunks
+
+
+def _delta(choice: ChatChoice) -> ChatChunkChoice:
+    calls = [ToolCallDelta(j, t.id, t.name, t.arguments) for j, t in enumerate(choice.tool_calls)]
+    return ChatChunkChoice(
+        choice.index,
+        choice.content,
+        calls or None,
+        choice.finish_reason,
+        choice.reasoning,
+        choice.role,
+    )
 
 
 def named(response: _N, model: str) -> _N:

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from extmodels_integrations._auth import StaticAuth
 from extmodels_integrations._batching import (
     UsageOnce,
+    as_chunks,
     by_prompts,
     merged,
     named,
@@ -25,7 +26,7 @@ from extmodels_integrations._batching import (
     refuses_prompt_lists,
 )
 from extmodels_integrations._embedding import EmbeddingCalls
-from extmodels_integrations._exceptions import NotFoundError, ServerError
+from extmodels_integrations._exceptions import EmptyStreamError, NotFoundError, ServerError
 from extmodels_integrations._secrets import (
     SecretLookup,
     SecretResolver,
@@ -84,6 +85,7 @@ class DirectTarget(EmbeddingCalls):
         self._build_lock = threading.Lock()
         # Set once the target answered a prompt list with a server error (see complete).
         self._one_prompt = False
+        self._empty_stream_seen = False
 
     # -- the adapter, built once -------------------------------------------------------------
 
@@ -206,18 +208,38 @@ class DirectTarget(EmbeddingCalls):
         return named(adapter.parse_chat(data, headers), request.model or adapter.model)
 
     def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        """Stream chat chunks; usage comes once, on the last chunk."""
+        """Stream chat chunks; usage comes once, on the last chunk. A server that answers the
+        stream with no event at all is asked again without streaming (see _unstreamed)."""
         adapter = self.adapter()
-        yield from self._stream(
-            adapter, request, _streamed(adapter.chat_request), adapter.chat_stream, ChatChunk
-        )
+        build = _streamed(adapter.chat_request)
+        try:
+            yield from self._stream(adapter, request, build, adapter.chat_stream, ChatChunk)
+        except EmptyStreamError as error:
+            yield from self._unstreamed(adapter, error, self.chat(request))
 
     async def astream_chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Async twin of :meth:`stream_chat`."""
         adapter = await self.aadapter()
         build = _streamed(adapter.chat_request)
-        async for chunk in self._astream(adapter, request, build, adapter.chat_stream, ChatChunk):
-            yield chunk
+        try:
+            async for chunk in self._astream(
+                adapter, request, build, adapter.chat_stream, ChatChunk
+            ):
+                yield chunk
+        except EmptyStreamError as error:
+            for chunk in self._unstreamed(adapter, error, await self.achat(request)):
+                yield chunk
+
+    def _unstreamed(
+        self, adapter: Adapter, error: EmptyStreamError, response: ChatResponse
+    ) -> list[ChatChunk]:
+        # llama.cpp's server closes a stream it cannot serve (tools with tool_choice "auto")
+        # without a byte: nothing was yielded, so the same request unstreamed is safe, and
+        # agents that stream (LangChain create_agent, LlamaIndex FunctionAgent) keep working.
+        level = logging.DEBUG if self._empty_stream_seen else logging.INFO
+        self._empty_stream_seen = True
+        _log.log(level, "%s sent an empty stream; answered without streaming", adapter.provider)
+        return as_chunks(response)
 
     # -- completions -------------------------------------------------------------------------
 

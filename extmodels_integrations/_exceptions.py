@@ -20,6 +20,7 @@ __all__ = [
     "ConfigurationError",
     "ContentFilterError",
     "ContextWindowExceededError",
+    "EmptyStreamError",
     "ExternalModelError",
     "MalformedResponseError",
     "NotFoundError",
@@ -95,6 +96,11 @@ class MalformedResponseError(ExternalModelError):
     def __init__(self, message: str, *, provider: str | None = None) -> None:
         super().__init__(message)
         self.provider = provider
+
+
+class EmptyStreamError(MalformedResponseError):
+    """The server answered a stream request with HTTP 200 and closed it without any event
+    (llama.cpp's server does so for a request it cannot stream, e.g. with tools)."""
 
 
 class APIConnectionError(ExternalModelError):

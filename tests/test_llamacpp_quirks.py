@@ -12,18 +12,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessageChunk
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessageChunk, ToolMessage
 from langchain_core.tools import tool
+from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.tools import FunctionTool
 
 from extmodels_integrations import (
     APIConnectionError,
+    EmptyStreamError,
     ExternalClient,
     MalformedResponseError,
     NotFoundError,
 )
 from extmodels_integrations.langchain import ChatExternal
 from extmodels_integrations.llama_index import ChatExternal as LlamaIndexChat
+from extmodels_integrations.providers._openai_format import ChatStreamParser
 from tests.support.llamacpp_server import LlamaCppStubServer
 from tests.support.openai_server import OpenAIStubServer
 
@@ -74,10 +78,55 @@ def test_llama_index_streamed_tool_call_keeps_one_name(server: LlamaCppStubServe
     assert call.tool_kwargs == {"city": "Paris"}
 
 
-def test_a_200_stream_without_events_says_so(server: LlamaCppStubServer) -> None:
+def test_a_200_stream_without_events_is_answered_unstreamed(
+    server: LlamaCppStubServer, caplog: pytest.LogCaptureFixture
+) -> None:
     llm = ChatExternal(external_model=_model(f"{server.base_url}/v1")).bind_tools([get_weather])
-    with pytest.raises(MalformedResponseError) as caught:
-        list(llm.stream("What is the weather in Paris?"))
+    with caplog.at_level(logging.INFO, logger="extmodels_integrations"):
+        chunks = list(llm.stream("Use the tool to get the weather in Paris"))
+    merged = sum(chunks[1:], chunks[0])
+    assert isinstance(merged, AIMessageChunk)
+    assert [c["name"] for c in merged.tool_calls] == ["get_weather"]
+    assert [bool(r.json.get("stream")) for r in server.requests] == [True, False]
+    assert "sent an empty stream; answered without streaming" in caplog.text
+
+
+PARIS = {"messages": [{"role": "user", "content": "Use the tool to get the weather in Paris"}]}
+
+
+def test_langchain_create_agent_streams_messages(server: LlamaCppStubServer) -> None:
+    agent = create_agent(
+        ChatExternal(external_model=_model(f"{server.base_url}/v1")), tools=[get_weather]
+    )
+    streamed = [message for message, _ in agent.stream(PARIS, stream_mode="messages")]
+    calls = [c for m in streamed if isinstance(m, AIMessageChunk) for c in m.tool_call_chunks]
+    assert [c["name"] for c in calls] == ["get_weather"]
+    assert [m.content for m in streamed if isinstance(m, ToolMessage)] == ["sunny in Paris"]
+    assert "sunny in Paris" in "".join(
+        str(m.content) for m in streamed if isinstance(m, AIMessageChunk)
+    )
+
+
+async def test_llama_index_function_agent_streams_events(server: LlamaCppStubServer) -> None:
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    agent = FunctionAgent(
+        tools=[weather], llm=LlamaIndexChat(external_model=_model(f"{server.base_url}/v1"))
+    )
+    handler = agent.run(user_msg=PARIS["messages"][0]["content"])
+    events = [type(event).__name__ async for event in handler.stream_events()]
+    result = await handler
+    assert events.count("ToolCallResult") == 1
+    assert "AgentStream" in events
+    assert "sunny in Paris" in str(result)
+
+
+def test_an_empty_stream_that_cannot_be_replayed_says_what_happened() -> None:
+    parser = ChatStreamParser("openai")
+    with pytest.raises(EmptyStreamError) as caught:
+        parser.finish()
     message = str(caught.value)
     assert "closed the stream without sending any event" in message
     assert "streaming=False" in message

@@ -16,7 +16,12 @@ from array import array
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from extmodels_integrations._exceptions import APIError, MalformedResponseError, ServerError
+from extmodels_integrations._exceptions import (
+    APIError,
+    EmptyStreamError,
+    MalformedResponseError,
+    ServerError,
+)
 from extmodels_integrations._types import (
     ChatChoice,
     ChatChunk,
@@ -294,7 +299,7 @@ class _StreamParser(Generic[_Chunk]):
         if not self._events:
             # llama.cpp's server does this when it cannot stream a request (tool_choice
             # "auto"): a cut connection is not the likely cause then.
-            raise MalformedResponseError(
+            raise EmptyStreamError(
                 "the server answered HTTP 200 and closed the stream without sending any event: "
                 "it may not support streaming this request (some servers cannot stream tool "
                 "calls); try streaming=False, and see the server's log",
