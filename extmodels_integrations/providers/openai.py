@@ -86,6 +86,11 @@ class OpenAIAdapter(OpenAIFormatAdapter):
 
     def _chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body = super()._chat_body(request, stream)
+        if body.get("tools") and "tool_choice" not in body:
+            # OpenAI's default with tools is "auto"; llama.cpp's server (llama-cpp-python)
+            # reads a missing tool_choice as "none" and never calls a tool. Saying it keeps
+            # the meaning on OpenAI and gives it on the compatible servers.
+            body["tool_choice"] = "auto"
         model = request.model or self.model
         if "max_tokens" in body and not self.is_azure and model.startswith(_REASONING_PREFIXES):
             body["max_completion_tokens"] = body.pop("max_tokens")

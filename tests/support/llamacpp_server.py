@@ -2,7 +2,9 @@
 (llama-cpp-python 0.3, the demo's) that a new user hit, on top of the plain OpenAI wire:
 
 * a streamed tool call repeats its ``id`` and ``function.name`` in every delta;
-* a stream with tools and ``tool_choice`` "auto" (or none) is answered HTTP 200 with no event;
+* tools without a ``tool_choice`` are ignored (it reads a missing one as "none", where OpenAI
+  reads "auto");
+* a stream with tools and ``tool_choice`` "auto" is answered HTTP 200 with no event;
 * a completions request with a list of prompts is answered with an empty HTTP 500;
 * with ``pooling="none"``, each input's ``embedding`` is a list of per-token vectors.
 """
@@ -30,7 +32,9 @@ class LlamaCppStubServer(OpenAIStubServer):
             prompt = body.get("prompt")
             if isinstance(prompt, list) and len(prompt) > 1:
                 raise _EmptyServerError()
-        auto_tools = body.get("tools") and body.get("tool_choice") in (None, "auto")
+        if body.get("tools") and "tool_choice" not in body:
+            body = {k: v for k, v in body.items() if k != "tools"}
+        auto_tools = body.get("tools") and body.get("tool_choice") == "auto"
         if path.endswith("chat/completions") and body.get("stream") and auto_tools:
             return [], {**extra, "content-type": "text/event-stream"}
         payload, out = super()._dispatch(method, path, headers, body, extra)
