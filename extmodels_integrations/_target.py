@@ -30,6 +30,7 @@ from extmodels_integrations._client import ExternalClient
 from extmodels_integrations._config import CONFIG_KEYS, ExternalModel, parse_external_model
 from extmodels_integrations._endpoint_config import EndpointConfig, load_endpoint_config
 from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._parameters import field_names, sort_keywords
 from extmodels_integrations._types import Task
 
 __all__ = [
@@ -149,7 +150,7 @@ class TargetBase(BaseModel):
         model = data.get("model", data.get("model_name"))
         if data.get("endpoint") is None and block is None and config is None and model:
             data["endpoint"] = model
-        return data
+        return sort_keywords(data, field_names(cls.model_fields), cls._task, cls.__name__)
 
     @model_validator(mode="after")
     def _build_client(self) -> TargetBase:
