@@ -179,9 +179,11 @@ def merged(parts: list[CompletionResponse], n: int) -> CompletionResponse:
     return CompletionResponse(first.id, first.model, choices, usage, first.provider)
 
 
-def text_list(texts: list[str]) -> list[str]:
+def text_list(texts: str | list[str]) -> list[str]:
+    """``texts`` as a list; a single string is one text, as the unified schema's ``input``
+    takes either."""
     if isinstance(texts, str):
-        raise TypeError("embed() takes a list of strings; wrap a single text in a list")
+        return [texts]
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(

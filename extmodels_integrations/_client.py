@@ -292,7 +292,7 @@ class ExternalClient:
 
     def embed(
         self,
-        texts: list[str],
+        texts: str | list[str],
         *,
         input_kind: Literal["query", "document"] = "document",
         batch_size: int | None = None,
@@ -300,7 +300,8 @@ class ExternalClient:
         extra_params: Mapping[str, Any] | None = None,
         progress: BatchProgress | None = None,
     ) -> EmbeddingsResponse:
-        """Embed ``texts`` in batches sized to the target's limit; order is preserved.
+        """Embed ``texts`` (a string is one text) in batches sized to the target's limit; order
+        is preserved.
 
         ``progress(done, total)`` counts batches: ``(0, total)`` before the first request, then
         once as each batch completes.
@@ -310,7 +311,7 @@ class ExternalClient:
 
     async def aembed(
         self,
-        texts: list[str],
+        texts: str | list[str],
         *,
         input_kind: Literal["query", "document"] = "document",
         batch_size: int | None = None,

@@ -53,7 +53,7 @@ class EmbeddingCalls:
 
     def embed(
         self,
-        texts: list[str],
+        texts: str | list[str],
         input_kind: Literal["query", "document"],
         batch_size: int | None,
         model: str | None,
@@ -79,7 +79,7 @@ class EmbeddingCalls:
 
     async def aembed(
         self,
-        texts: list[str],
+        texts: str | list[str],
         input_kind: Literal["query", "document"],
         batch_size: int | None,
         model: str | None,

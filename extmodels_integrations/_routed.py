@@ -69,7 +69,7 @@ class RoutedTarget:
 
     def embed(
         self,
-        texts: list[str],
+        texts: str | list[str],
         input_kind: Literal["query", "document"],
         batch_size: int | None,
         model: str | None,
@@ -82,7 +82,7 @@ class RoutedTarget:
 
     async def aembed(
         self,
-        texts: list[str],
+        texts: str | list[str],
         input_kind: Literal["query", "document"],
         batch_size: int | None,
         model: str | None,

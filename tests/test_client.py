@@ -421,6 +421,16 @@ def test_embed_empty_input_sends_no_request(server, make_client, mode) -> None:
 
 
 @MODES
+def test_embed_takes_a_single_string_as_one_text(server, make_client, mode) -> None:
+    # The unified schema's input is a string or a list of strings (the docs' examples use both).
+    client = make_client(server, task=EMBEDDINGS)
+    result = client.embed("one text") if mode == "sync" else _run(client, client.aembed("one text"))
+
+    assert len(result.embeddings) == 1
+    assert server.last_json()["input"] == ["one text"]
+
+
+@MODES
 def test_embed_non_string_input_names_the_index(server, make_client, mode) -> None:
     client = make_client(server, task=EMBEDDINGS)
     texts: list[Any] = ["fine", "also fine", [101, 102]]
