@@ -445,3 +445,53 @@ def test_error_headers_are_read_case_insensitively() -> None:
         "r1",
         "{}",
     )
+
+
+# ----------------------------------------------------------------------------- model ids
+
+
+def _sub_target(name: str, sub: str, task: str = "llm/v1/chat") -> dict[str, Any]:
+    block = target("anthropic.claude-v2", task)
+    block["external_model"]["name"] = name
+    block["external_model"]["amazon_bedrock_config"]["bedrock_provider"] = sub
+    return block
+
+
+@pytest.mark.parametrize(
+    ("name", "sub", "task", "sent"),
+    [
+        # As the external-model docs write them: the vendor prefix comes from bedrock_provider.
+        ("claude-v2", "anthropic", "llm/v1/chat", "anthropic.claude-v2"),
+        (
+            "claude-3-5-sonnet-20240620-v1:0",
+            "anthropic",
+            "llm/v1/chat",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        ),
+        ("titan-embed-text-v1", "amazon", "llm/v1/embeddings", "amazon.titan-embed-text-v1"),
+        ("command-text-v14", "cohere", "llm/v1/completions", "cohere.command-text-v14"),
+        ("j2-mid", "ai21labs", "llm/v1/completions", "ai21.j2-mid-v1"),
+        # Full ids, cross-region inference profiles and ARNs go as given.
+        ("anthropic.claude-v2", "anthropic", "llm/v1/chat", "anthropic.claude-v2"),
+        (
+            "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "anthropic",
+            "llm/v1/chat",
+            "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x",
+            "anthropic",
+            "llm/v1/chat",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x",
+        ),
+    ],
+)
+def test_model_names_as_the_docs_write_them_get_their_vendor_prefix(
+    name: str, sub: str, task: str, sent: str
+) -> None:
+    adapter = _adapter(_sub_target(name, sub, task))
+    assert adapter.model == sent
+    assert adapter.url(adapter.model, stream=False).endswith(
+        f"/model/{quote(sent, safe='')}/invoke"
+    )

@@ -58,7 +58,7 @@ from extmodels_integrations.providers._base import Adapter, ParsedStream
 from extmodels_integrations.providers.bedrock._ai21 import _AI21
 from extmodels_integrations.providers.bedrock._anthropic import ANTHROPIC_VERSION, _Anthropic
 from extmodels_integrations.providers.bedrock._cohere import _Cohere
-from extmodels_integrations.providers.bedrock._common import PROVIDER, _Dialect
+from extmodels_integrations.providers.bedrock._common import PROVIDER, _Dialect, model_id
 from extmodels_integrations.providers.bedrock._errors import map_error, stream_exception
 from extmodels_integrations.providers.bedrock._stream import BedrockStreamParser
 from extmodels_integrations.providers.bedrock._titan import _Titan
@@ -70,6 +70,7 @@ __all__ = [
     "BedrockStreamParser",
     "build",
     "map_error",
+    "model_id",
     "stream_exception",
 ]
 
@@ -104,7 +105,7 @@ class BedrockAdapter(Adapter):
         self.embedding_batch_size = self._dialect.embedding_batch_size
 
     def _model(self, requested: str | None) -> str:
-        model = requested or self.model
+        model = model_id(requested, self.bedrock_provider) if requested else self.model
         if model != self.model:
             self._dialect.check_model(self.model, model)
         return model
@@ -173,7 +174,7 @@ def build(model: ExternalModel, resolver: SecretResolver, *, stream_usage: bool)
         session_token=config.secret("aws_session_token", resolver),
     )
     return BedrockAdapter(
-        model=model.name,
+        model=model_id(model.name, config.bedrock_provider),
         task=model.task,
         auth=auth,
         bedrock_provider=config.bedrock_provider,

@@ -23,6 +23,25 @@ from extmodels_integrations.providers._base import ParsedStream
 
 PROVIDER = "amazon-bedrock"
 
+# The vendor prefix of Bedrock model ids, by ``bedrock_provider``.
+_VENDORS = {"anthropic": "anthropic", "cohere": "cohere", "ai21labs": "ai21", "amazon": "amazon"}
+# The Databricks external-model docs name Jurassic-2 by its short name; Bedrock's ids end -v1.
+_SHORT_NAMES = {"j2-mid": "j2-mid-v1", "j2-ultra": "j2-ultra-v1"}
+
+
+def model_id(name: str, bedrock_provider: str) -> str:
+    """The Bedrock model id for ``name``. Full ids (``anthropic.claude-…``), cross-region
+    inference profiles (``us.anthropic.claude-…``) and ARNs go as given; a name without its
+    vendor prefix, as the external-model docs write them (``claude-v2``,
+    ``claude-3-5-sonnet-20240620-v1:0``, ``titan-embed-text-v1``, ``j2-mid``), gets the prefix
+    of ``bedrock_provider``: sent bare, AWS answers "The provided model identifier is invalid"."""
+    if name.startswith("arn:") or "." in name.split(":", 1)[0]:
+        return name
+    vendor = _VENDORS.get(bedrock_provider)
+    if vendor is None:
+        return name
+    return f"{vendor}.{_SHORT_NAMES.get(name, name)}"
+
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     """A response header, case-insensitively (plain dicts in tests, httpx.Headers live)."""
