@@ -266,11 +266,14 @@ class ChatChunk:
 
 @dataclass(slots=True)
 class CompletionChoice:
-    """One generated completion; ``index`` is ``prompt_index * n + j`` as OpenAI numbers them."""
+    """One generated completion; ``index`` is ``prompt_index * n + j`` as OpenAI numbers them.
+    ``logprobs`` is the provider's ``logprobs`` object when asked for (OpenAI completions:
+    ``tokens``, ``token_logprobs``, ``top_logprobs``, ``text_offset``)."""
 
     index: int
     text: str
     finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -120,7 +120,11 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
                     [
                         Generation(
                             text=c.text,
-                            generation_info={"finish_reason": c.finish_reason, **routing},
+                            generation_info={
+                                "finish_reason": c.finish_reason,
+                                **({"logprobs": c.logprobs} if c.logprobs else {}),
+                                **routing,
+                            },
                         )
                         for c in choices[start : start + n]
                     ]

@@ -20,6 +20,7 @@ from llama_index.core.base.llms.types import (
     ChatResponse,
     CompletionResponse,
     ImageBlock,
+    LogProb,
     MessageRole,
     TextBlock,
     ThinkingBlock,
@@ -207,6 +208,20 @@ def to_chat_response(response: UnifiedChatResponse, model: str | None) -> ChatRe
     )
 
 
+def _logprobs(data: dict[str, Any] | None) -> list[list[LogProb]] | None:
+    """OpenAI completions ``logprobs`` as LlamaIndex's: per token, its candidates (the
+    ``top_logprobs`` when asked for, else the sampled token alone)."""
+    if not data or not data.get("tokens"):
+        return None
+    tokens, chosen = data["tokens"], data.get("token_logprobs") or []
+    tops = data.get("top_logprobs") or [None] * len(tokens)
+    out = []
+    for token, logprob, top in zip(tokens, chosen, tops, strict=False):
+        candidates = top if isinstance(top, dict) and top else {token: logprob}
+        out.append([LogProb(token=t, logprob=lp, bytes=[]) for t, lp in candidates.items()])
+    return out
+
+
 def to_completion_response(
     response: UnifiedCompletionResponse, model: str | None
 ) -> CompletionResponse:
@@ -214,6 +229,7 @@ def to_completion_response(
     choice = min(response.choices, key=lambda c: c.index) if response.choices else None
     return CompletionResponse(
         text=choice.text if choice is not None else "",
+        logprobs=_logprobs(choice.logprobs) if choice is not None else None,
         raw=dataclasses.asdict(response),
         additional_kwargs=_meta(
             response.model or model,

@@ -87,6 +87,8 @@ def _completion_choices(choices: list[CompletionChoice]) -> None:
         if type(choice.text) is not str:
             raise _Bad("choices.text", choice.text, "a string")
         _str(choice.finish_reason, "choices.finish_reason")
+        if choice.logprobs is not None and not isinstance(choice.logprobs, dict):
+            raise _Bad("choices.logprobs", choice.logprobs, "an object")
 
 
 def _chat_response(result: ChatResponse) -> None:

@@ -174,6 +174,7 @@ def parse_completion(data: Any, provider: str) -> CompletionResponse:
                 index=choice.get("index", i),
                 text=choice.get("text") or "",
                 finish_reason=normalize_finish_reason(choice.get("finish_reason")),
+                logprobs=choice.get("logprobs") or None,
             )
             for i, choice in enumerate(data.get("choices") or [])
         ]
@@ -376,7 +377,10 @@ class CompletionStreamParser(_StreamParser[CompletionChunk]):
 
     def _choice(self, i: int, choice: Mapping[str, Any]) -> CompletionChoice:
         return CompletionChoice(
-            choice.get("index", i), choice.get("text") or "", self._finish_reason(choice)
+            choice.get("index", i),
+            choice.get("text") or "",
+            self._finish_reason(choice),
+            choice.get("logprobs") or None,
         )
 
     def _chunk(

@@ -391,8 +391,29 @@ def _message(choice: _Choice, quirks: bool) -> dict[str, Any]:
     return {**message, "tool_calls": choice.tool_calls} if choice.tool_calls else message
 
 
+def _completion_logprobs(text: str, top: int) -> dict[str, Any]:
+    """The legacy completions ``logprobs`` object for ``text``, deterministic: each piece is a
+    token, its log-probability falls with its position, ``top`` alternatives follow it."""
+    tokens = pieces(text)
+    chosen = [round(-0.05 * (i + 1), 4) for i in range(len(tokens))]
+    return {
+        "tokens": tokens,
+        "token_logprobs": chosen,
+        "top_logprobs": [
+            {t: lp, **{f"<alt{k}>": round(lp - k - 1, 4) for k in range(top - 1)}}
+            for t, lp in zip(tokens, chosen, strict=True)
+        ],
+        "text_offset": [sum(len(t) for t in tokens[:i]) for i in range(len(tokens))],
+    }
+
+
 def _render(
-    chat: bool, head: dict[str, Any], choices: list[_Choice], usage: dict[str, int], quirks: bool
+    chat: bool,
+    head: dict[str, Any],
+    choices: list[_Choice],
+    usage: dict[str, int],
+    quirks: bool,
+    logprobs: int | None = None,
 ) -> dict[str, Any]:
     items = [
         {"index": i, "message": _message(c, quirks)} if chat else {"text": c.text, "index": i}
@@ -402,7 +423,13 @@ def _render(
         **head,
         "object": "chat.completion" if chat else "text_completion",
         "choices": [
-            {**item, "logprobs": None, "finish_reason": c.finish_reason}
+            {
+                **item,
+                "logprobs": _completion_logprobs(c.text or "", logprobs)
+                if logprobs and not chat
+                else None,
+                "finish_reason": c.finish_reason,
+            }
             for item, c in zip(items, choices, strict=True)
         ],
         "usage": usage,
@@ -666,7 +693,8 @@ class OpenAIStubServer:
         choices, usage = _chat(body) if chat else _completions(body)
         head = _head(chat, path, body, model)
         if not body.get("stream"):
-            return _dumps(_render(chat, head, choices, usage, self.quirks)), extra
+            logprobs = body.get("logprobs") if isinstance(body.get("logprobs"), int) else None
+            return _dumps(_render(chat, head, choices, usage, self.quirks, logprobs)), extra
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events = _stream(chat, head, choices, usage, include_usage, self.quirks)
         sse = [b"data: " + _dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
