@@ -48,6 +48,7 @@ from ._provider_configs import (
     fail,
     raise_issues,
 )
+from ._retired import retired_issues
 from ._types import Task
 
 __all__ = [
@@ -202,6 +203,7 @@ class ExternalModel(BaseModel):
             )
         key = CONFIG_KEYS[provider]
         issues += _bedrock_task_issues(provider, task, data.get(key))
+        issues += retired_issues(provider, data.get("name"), data.get(key))
         if data.get(key) is None:
             issues.append((key, f"required for provider {provider!r}: add a {key} block"))
         issues += [
