@@ -149,11 +149,6 @@ class SigV4Auth:
         source = "access keys" if self._static is not None else "default credential chain"
         return f"SigV4Auth(service={self.service!r}, region={self.region!r}, source={source!r})"
 
-    @property
-    def uses_default_chain(self) -> bool:
-        """Whether credentials come from botocore's default chain rather than the config."""
-        return self._static is None
-
     def credentials(self) -> _Credentials:
         """Frozen credentials (access key, secret key, token) for one request."""
         if self._static is not None:
