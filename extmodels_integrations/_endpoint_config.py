@@ -19,7 +19,6 @@ same file deploys unchanged, but have no local effect.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationErr
 from . import _validation
 from ._config import ExternalModel, parse_external_model
 from ._exceptions import ConfigurationError
+from ._files import read_config_file
 from ._types import Task
 
 __all__ = [
@@ -238,7 +238,7 @@ def load_endpoint_config(source: EndpointConfigSource) -> EndpointConfig:
     if isinstance(source, EndpointConfig):
         return source
     if isinstance(source, (str, os.PathLike)):
-        source = _read(Path(source))
+        source = read_config_file(Path(source), WHERE)
     if not isinstance(source, Mapping):
         raise ConfigurationError(
             f"{WHERE} must be a mapping (the serving-endpoint create body) or a path to a "
@@ -249,33 +249,6 @@ def load_endpoint_config(source: EndpointConfigSource) -> EndpointConfig:
     except ValidationError as exc:
         raise ConfigurationError(_format(exc)) from None
     return _checked(body)
-
-
-def _read(path: Path) -> Any:
-    if not path.is_file():
-        raise ConfigurationError(f"{WHERE}: no file at '{path}': give a JSON or YAML file path")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            raise ConfigurationError(
-                f"{WHERE}: reading '{path.name}' needs PyYAML: "
-                'pip install "extmodels-integrations[yaml]" (or give a JSON file)'
-            ) from None
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigurationError(f"{WHERE}: '{path.name}' is not valid YAML{where}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        # Only the position: the message of a JSON error quotes the document.
-        raise ConfigurationError(
-            f"{WHERE}: '{path.name}' is not valid JSON at line {exc.lineno}, column {exc.colno}"
-        ) from None
 
 
 # -- messages ----------------------------------------------------------------------------------
