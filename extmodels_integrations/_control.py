@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapp
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from extmodels_integrations._events import Retry, emit
 from extmodels_integrations._exceptions import APIError, ExternalModelError
 
 __all__ = [
@@ -69,6 +70,7 @@ class RetryPolicy:
                 wait,
                 error,
             )
+            emit(Retry(attempt + 1, self.max_retries, wait, error))
         elif error.retryable and attempt:
             _log.debug("giving up after %d retries: %s", attempt, error)
         return wait

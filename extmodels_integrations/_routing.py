@@ -37,6 +37,7 @@ from typing import Any, Generic, Literal, TypeVar
 from . import _control
 from ._control import asleep
 from ._endpoint_config import EndpointConfig, RateLimit
+from ._events import Fallback, RateLimitWait, emit
 from ._exceptions import ExternalModelError, RateLimitError
 from ._types import ChatChunk, ChatResponse, CompletionChunk, CompletionResponse, EmbeddingsResponse
 
@@ -229,6 +230,7 @@ class _Limits:
             # A wait over a second is what a user notices as a hang: say why at INFO.
             level = logging.INFO if wait > 1 else logging.DEBUG
             _log.log(level, "endpoint %r: waiting %.1fs for a rate-limit slot", self.endpoint, wait)
+            emit(RateLimitWait(self.endpoint, wait))
         return wait
 
 
@@ -377,4 +379,5 @@ class _HandOver:
             type(error).__name__,
             self._names[attempt + 1],
         )
+        emit(Fallback(self._endpoint, self._names[attempt], self._names[attempt + 1], error))
         return 0.0

@@ -20,10 +20,12 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
+from extmodels_integrations._events import aobserved, observed, observing
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._routing import routing_metadata
 from extmodels_integrations._types import CHAT, ChatChunk, ChatRequest, ChatResponse, Task, Usage
 from extmodels_integrations.langchain._base import GenerativeTarget
+from extmodels_integrations.langchain._callbacks import async_reporting, sync_observer
 from extmodels_integrations.langchain._convert import (
     to_ai_message,
     to_chunk_message,
@@ -106,7 +108,7 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, kwargs)
-        with translated():
+        with translated(), observing(sync_observer(run_manager)):
             return self._result(self.client.chat(request))
 
     async def _agenerate(
@@ -117,8 +119,9 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, kwargs)
-        with translated():
-            return self._result(await self.client.achat(request))
+        async with async_reporting(run_manager) as observer:
+            with translated(), observing(observer):
+                return self._result(await self.client.achat(request))
 
     def _result(self, response: ChatResponse) -> ChatResult:
         metadata = {
@@ -162,7 +165,8 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
         request = self._request(messages, stop, kwargs, stream=True)
         state = _StreamState(request.model or self.model)
         with translated():
-            for chunk in self.client.stream_chat(request):
+            chunks = observed(self.client.stream_chat(request), sync_observer(run_manager))
+            for chunk in chunks:
                 out = state.chunk(chunk)
                 if out is not None:
                     yield out
@@ -177,11 +181,12 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs, stream=True)
         state = _StreamState(request.model or self.model)
-        with translated():
-            async for chunk in self.client.astream_chat(request):
-                out = state.chunk(chunk)
-                if out is not None:
-                    yield out
+        async with async_reporting(run_manager) as observer:
+            with translated():
+                async for chunk in aobserved(self.client.astream_chat(request), observer):
+                    out = state.chunk(chunk)
+                    if out is not None:
+                        yield out
         yield state.last()
 
     # -- tools and structured output ---------------------------------------------------------

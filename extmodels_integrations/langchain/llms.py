@@ -10,6 +10,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
+from extmodels_integrations._events import aobserved, observed, observing
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._routing import routing_metadata
 from extmodels_integrations._types import (
@@ -20,6 +21,7 @@ from extmodels_integrations._types import (
     Usage,
 )
 from extmodels_integrations.langchain._base import GenerativeTarget
+from extmodels_integrations.langchain._callbacks import async_reporting, sync_observer
 from extmodels_integrations.langchain._convert import usage_metadata
 from extmodels_integrations.langchain._errors import translated
 
@@ -79,7 +81,7 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
         if self.streaming and len(prompts) == 1:
             chunks = list(self._stream(prompts[0], stop, run_manager, **kwargs))
             return _streamed_result(chunks, self.model)
-        with translated():
+        with translated(), observing(sync_observer(run_manager)):
             responses = [
                 self.client.complete(self._request(_one_or_many(batch), stop, kwargs))
                 for batch in self._batches(prompts)
@@ -96,13 +98,14 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
         if self.streaming and len(prompts) == 1:
             chunks = [c async for c in self._astream(prompts[0], stop, run_manager, **kwargs)]
             return _streamed_result(chunks, self.model)
-        with translated():
-            responses = await asyncio.gather(
-                *(
-                    self.client.acomplete(self._request(_one_or_many(batch), stop, kwargs))
-                    for batch in self._batches(prompts)
+        async with async_reporting(run_manager) as observer:
+            with translated(), observing(observer):
+                responses = await asyncio.gather(
+                    *(
+                        self.client.acomplete(self._request(_one_or_many(batch), stop, kwargs))
+                        for batch in self._batches(prompts)
+                    )
                 )
-            )
         return self._result(prompts, list(responses), kwargs)
 
     def _result(
@@ -156,7 +159,8 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
         request = self._request(prompt, stop, kwargs, stream=True)
         state = _CompletionStreamState(request.model or self.model)
         with translated():
-            for chunk in self.client.stream_complete(request):
+            chunks = observed(self.client.stream_complete(request), sync_observer(run_manager))
+            for chunk in chunks:
                 state.routing = routing_metadata(chunk) or state.routing
                 out = state.chunk(chunk.choices, chunk.model, chunk.usage)
                 if out is not None:
@@ -174,14 +178,15 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
     ) -> AsyncIterator[GenerationChunk]:
         request = self._request(prompt, stop, kwargs, stream=True)
         state = _CompletionStreamState(request.model or self.model)
-        with translated():
-            async for chunk in self.client.astream_complete(request):
-                state.routing = routing_metadata(chunk) or state.routing
-                out = state.chunk(chunk.choices, chunk.model, chunk.usage)
-                if out is not None:
-                    if run_manager:
-                        await run_manager.on_llm_new_token(out.text, chunk=out)
-                    yield out
+        async with async_reporting(run_manager) as observer:
+            with translated():
+                async for chunk in aobserved(self.client.astream_complete(request), observer):
+                    state.routing = routing_metadata(chunk) or state.routing
+                    out = state.chunk(chunk.choices, chunk.model, chunk.usage)
+                    if out is not None:
+                        if run_manager:
+                            await run_manager.on_llm_new_token(out.text, chunk=out)
+                        yield out
         yield state.last()
 
 
