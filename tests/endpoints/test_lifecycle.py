@@ -94,7 +94,7 @@ ANTHROPIC_DOCS = {
                     "provider": "anthropic",
                     "task": "llm/v1/completions",
                     "anthropic_config": {
-                        "anthropic_api_key": "{{secrets/my_anthropic_secret_scope/anthropic_api_key}}"
+                        "anthropic_api_key": "{{secrets/my_anthropic_secret_scope/anthropic_api_key}}"  # noqa: E501
                     },
                 },
             }
@@ -191,7 +191,7 @@ def test_plaintext_is_sent_but_never_printed_or_stored(ws, client):
     assert CANARY not in json.dumps(dry.requests()) and "***" in json.dumps(dry.requests())
     assert ws.mutations() == []
     done = client.apply(body, **_fast())
-    sent = [b for m, _, b in ws.calls if m == "POST"][0]
+    sent = next(b for m, _, b in ws.calls if m == "POST")
     assert sent["config"]["served_entities"][0]["external_model"]["openai_config"] == {
         "openai_api_key_plaintext": CANARY
     }
@@ -207,10 +207,10 @@ def test_mlflow_call_shapes(ws, client):
     client.update_endpoint(
         endpoint="m",
         config={"rate_limits": [{"calls": 20, "key": "user", "renewal_period": "minute"}]},
-    )  # noqa: E501
+    )
     assert ws.endpoints["m"]["rate_limits"] == [
         {"calls": 20, "key": "user", "renewal_period": "minute"}
-    ]  # noqa: E501
+    ]
     assert [e["name"] for e in client.list_endpoints()] == ["m"]
     client.delete_endpoint("m")
     assert ws.endpoints == {}
@@ -226,3 +226,28 @@ def test_async_client_applies_the_same_way(ws):
 
     assert asyncio.run(go()) == ("create", "none")
     assert ws.endpoints == {}
+
+
+def test_cli_apply_dry_run_then_apply_get_list_delete(ws, tmp_path, capsys, monkeypatch):
+    from extmodels_integrations.cli import main
+
+    monkeypatch.setenv("DATABRICKS_HOST", ws.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
+    body = copy.deepcopy(OPENAI)
+    body["config"]["served_entities"][0]["external_model"]["openai_config"] = {
+        "openai_api_key_plaintext": CANARY
+    }
+    path = tmp_path / "endpoint.json"
+    path.write_text(json.dumps(body))
+    assert main(["endpoints", "apply", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "create" in out and '"openai_api_key_plaintext": "***"' in out and CANARY not in out
+    assert ws.mutations() == []
+    assert main(["endpoints", "apply", str(path), "--timeout", "5"]) == 0
+    assert main(["endpoints", "list"]) == 0
+    assert main(["endpoints", "get", body["name"]]) == 0
+    out = capsys.readouterr().out
+    assert "READY" in out and CANARY not in out
+    assert main(["endpoints", "delete", body["name"]]) == 0
+    assert main(["endpoints", "get", body["name"]]) == 1
+    assert "RESOURCE_DOES_NOT_EXIST" in capsys.readouterr().err

@@ -70,7 +70,7 @@ class FakeWorkspace:
             self.calls.append((method, path, body))
             if name is None:
                 return self._collection(method, body)
-            if name not in self.endpoints and not (method == "POST"):
+            if name not in self.endpoints and method != "POST":
                 return 404, {
                     "error_code": "RESOURCE_DOES_NOT_EXIST",
                     "message": f"Endpoint with name '{name}' does not exist.",
