@@ -251,3 +251,30 @@ def test_cli_apply_dry_run_then_apply_get_list_delete(ws, tmp_path, capsys, monk
     assert main(["endpoints", "delete", body["name"]]) == 0
     assert main(["endpoints", "get", body["name"]]) == 1
     assert "RESOURCE_DOES_NOT_EXIST" in capsys.readouterr().err
+
+
+def test_state_errors_pickle_with_their_state():
+    import pickle
+
+    error = EndpointWaitTimeoutError("not ready", name="e", state={"ready": "NOT_READY"})
+    copy_ = pickle.loads(pickle.dumps(error))
+    assert (type(copy_), str(copy_), copy_.name, copy_.state) == (
+        EndpointWaitTimeoutError,
+        "not ready",
+        "e",
+        {"ready": "NOT_READY"},
+    )
+    assert not copy_.retryable
+
+
+def test_cli_loads_a_subcommand_only_when_it_runs():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, extmodels_integrations.cli as c; c.build_parser();"
+        "print(sorted(m for m in ('extmodels_integrations.endpoints', 'databricks', 'yaml',"
+        " 'langchain_core', 'llama_index') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
