@@ -278,3 +278,17 @@ def test_cli_loads_a_subcommand_only_when_it_runs():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_429_is_retried_after_retry_after_and_invalid_parameter_is_a_bad_request(ws, client):
+    from extmodels_integrations import BadRequestError
+
+    limited = {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "slow down"}
+    ws.inject.append((429, limited, {"Retry-After": "0"}))
+    assert client.list() == []
+    assert len(ws.calls) == 1  # the 429 was answered before the API saw the request
+    bad = {"error_code": "INVALID_PARAMETER_VALUE", "message": "served_entities[0] is bad"}
+    ws.inject.append((400, bad, {}))
+    with pytest.raises(BadRequestError, match="served_entities\\[0\\] is bad") as info:
+        client.create(OPENAI, **_fast())
+    assert info.value.code == "INVALID_PARAMETER_VALUE" and info.value.status_code == 400

@@ -4,7 +4,9 @@ and a bearer-token check. A real HTTP server on 127.0.0.1 in a thread.
 
 An endpoint is ``NOT_READY`` / ``IN_PROGRESS`` after a create or config update for
 ``polls_until_ready`` GETs, then ``READY`` / ``NOT_UPDATING``; ``fail_next_update`` makes the
-next one end ``UPDATE_FAILED`` with ``failure_message``. Plaintext secrets are never echoed.
+next one end ``UPDATE_FAILED`` with ``failure_message``; ``inject`` answers the next requests
+with given error statuses, bodies and headers (429 + Retry-After). Plaintext secrets are never
+echoed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class FakeWorkspace:
         self.failure_message = "served entity failed to deploy"
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str, Any]] = []
+        #: (status, body, headers) answered, in order, before the API handles a request.
+        self.inject: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         self._pending: dict[str, int] = {}
         self._failing: set[str] = set()
         self._lock = threading.Lock()
@@ -176,6 +180,7 @@ class FakeWorkspace:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 auth = self.headers.get("authorization")
+                headers: dict[str, str] = {}
                 if auth is None:
                     status, answer = 401, {"error_code": "UNAUTHENTICATED", "message": "no token"}
                 elif auth != f"Bearer {workspace.token}":
@@ -186,6 +191,9 @@ class FakeWorkspace:
                             "message": "Invalid access token.",
                         },
                     )
+                elif workspace.inject:
+                    status, answer, extra = workspace.inject.pop(0)
+                    headers.update(extra)
                 else:
                     path = self.path.split("?")[0]
                     status, answer = workspace.handle(
@@ -195,6 +203,8 @@ class FakeWorkspace:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
