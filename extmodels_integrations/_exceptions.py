@@ -18,9 +18,14 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "ConflictError",
     "ContentFilterError",
     "ContextWindowExceededError",
     "EmptyStreamError",
+    "EndpointAlreadyExistsError",
+    "EndpointNotFoundError",
+    "EndpointStateError",
+    "EndpointWaitTimeoutError",
     "ExternalModelError",
     "MalformedResponseError",
     "NotFoundError",
@@ -252,6 +257,19 @@ class NotFoundError(APIError):
     """The model, deployment or endpoint does not exist (404)."""
 
 
+class EndpointNotFoundError(NotFoundError):
+    """The workspace has no serving endpoint of that name (``RESOURCE_DOES_NOT_EXIST``)."""
+
+
+class ConflictError(APIError):
+    """The request conflicts with what exists (409, or a workspace's ``RESOURCE_CONFLICT``)."""
+
+
+class EndpointAlreadyExistsError(ConflictError):
+    """A serving endpoint of that name exists already (``RESOURCE_ALREADY_EXISTS``): update it
+    (``apply`` does), or pick another name."""
+
+
 class RateLimitError(APIError):
     """Too many requests or tokens (429, or a client-side limit)."""
 
@@ -262,6 +280,33 @@ class ServerError(APIError):
     """The provider failed (5xx, 529 overloaded, or an error event mid-stream)."""
 
     retryable = True
+
+
+class EndpointStateError(ExternalModelError):
+    """A serving endpoint did not reach the ready state: its config update failed or was
+    cancelled. ``state`` is the endpoint's ``state`` block as the workspace returned it."""
+
+    def __init__(self, message: str, *, name: str, state: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.state = dict(state or {})
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_state, (type(self), str(self), self.name, self.state))
+
+
+def _rebuild_state(
+    cls: type[EndpointStateError], message: str, name: str, state: dict[str, str]
+) -> EndpointStateError:
+    return cls(message, name=name, state=state)
+
+
+class EndpointWaitTimeoutError(EndpointStateError, APITimeoutError):
+    """Waiting for a serving endpoint to become ready took longer than the timeout; the
+    endpoint keeps updating on the workspace (wait again, or raise the timeout)."""
+
+    # Sending again would not help: the wait itself is what ran out.
+    retryable = False
 
 
 #: Names of the 0.1 release, kept for one release: the first two shadowed Python's built-ins

@@ -105,6 +105,8 @@ RUNS = [
     ),
 ]
 NOT_RUN = {
+    'client.apply("examples/endpoint_config.json", dry_run=True)': "needs a workspace; the same "
+    "calls run against the loopback fake workspace in tests/endpoints/test_lifecycle.py",
     "embed = embed_udf(": "continues the reader's own Spark job: `df` is their DataFrame, which "
     "the README does not define (the column functions are run on Spark in tests/spark/)",
 }

@@ -1,0 +1,213 @@
+"""A loopback fake Databricks workspace: the serving-endpoints REST API (create, get, list,
+PUT config / ai-gateway / rate-limits, PATCH tags, delete) with its states and error codes,
+and a bearer-token check. A real HTTP server on 127.0.0.1 in a thread.
+
+An endpoint is ``NOT_READY`` / ``IN_PROGRESS`` after a create or config update for
+``polls_until_ready`` GETs, then ``READY`` / ``NOT_UPDATING``; ``fail_next_update`` makes the
+next one end ``UPDATE_FAILED`` with ``failure_message``; ``inject`` answers the next requests
+with given error statuses, bodies and headers (429 + Retry-After). Plaintext secrets are never
+echoed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+API = "/api/2.0/serving-endpoints"
+_PATH = re.compile(rf"^{API}(?:/([^/]+))?(/config|/ai-gateway|/rate-limits|/tags)?$")
+
+
+def _no_plaintext(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _no_plaintext(v) for k, v in node.items() if not k.endswith("_plaintext")}
+    if isinstance(node, list):
+        return [_no_plaintext(v) for v in node]
+    return node
+
+
+class FakeWorkspace:
+    """Start with ``with FakeWorkspace(token="t") as ws:``; ``ws.url`` is the host."""
+
+    def __init__(self, token: str = "fake-token", polls_until_ready: int = 1) -> None:
+        self.token = token
+        self.polls_until_ready = polls_until_ready
+        self.fail_next_update = False
+        self.failure_message = "served entity failed to deploy"
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str, Any]] = []
+        #: (status, body, headers) answered, in order, before the API handles a request.
+        self.inject: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+        self._pending: dict[str, int] = {}
+        self._failing: set[str] = set()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeWorkspace:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def mutations(self) -> list[tuple[str, str]]:
+        """(method, path) of every call that is not a GET."""
+        return [(m, p) for m, p, _ in self.calls if m != "GET"]
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        match = _PATH.match(path)
+        if match is None:
+            return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no API at {path}"}
+        name, part = match.group(1), match.group(2)
+        with self._lock:
+            self.calls.append((method, path, body))
+            if name is None:
+                return self._collection(method, body)
+            if name not in self.endpoints and method != "POST":
+                return 404, {
+                    "error_code": "RESOURCE_DOES_NOT_EXIST",
+                    "message": f"Endpoint with name '{name}' does not exist.",
+                }
+            return self._one(method, name, part, body)
+
+    def _collection(self, method: str, body: Any) -> tuple[int, Any]:
+        if method == "GET":
+            return 200, {"endpoints": [self._view(n) for n in self.endpoints]}
+        name = body.get("name") if isinstance(body, dict) else None
+        if not name or "config" not in body:
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "name and config"}
+        if name in self.endpoints:
+            return 400, {
+                "error_code": "RESOURCE_ALREADY_EXISTS",
+                "message": f"Endpoint with name '{name}' already exists.",
+            }
+        stored = _no_plaintext(body)
+        stored["config"]["config_version"] = 1
+        self.endpoints[name] = stored
+        self._start_update(name)
+        return 200, self._view(name)
+
+    def _one(self, method: str, name: str, part: str | None, body: Any) -> tuple[int, Any]:
+        stored = self.endpoints[name]
+        if method == "DELETE":
+            del self.endpoints[name]
+            return 200, {}
+        if method == "GET":
+            view = self._view(name)
+            self._advance(name)
+            return 200, view
+        if part == "/config":
+            if name in self._pending:
+                return 409, {"error_code": "RESOURCE_CONFLICT", "message": "update in progress"}
+            version = stored["config"].get("config_version", 1) + 1
+            stored["config"] = {**_no_plaintext(body), "config_version": version}
+            self._start_update(name)
+            return 200, self._view(name)
+        key = {"/ai-gateway": "ai_gateway", "/rate-limits": "rate_limits"}.get(part or "")
+        if key == "rate_limits":
+            stored["rate_limits"] = body.get("rate_limits", [])
+            return 200, {"rate_limits": stored["rate_limits"]}
+        if key == "ai_gateway":
+            stored["ai_gateway"] = _no_plaintext(body)
+            return 200, stored["ai_gateway"]
+        if part == "/tags" and method == "PATCH":
+            tags = {t["key"]: t for t in stored.get("tags", [])}
+            tags.update({t["key"]: t for t in body.get("add_tags", [])})
+            for key_ in body.get("delete_tags", []):
+                tags.pop(key_, None)
+            stored["tags"] = list(tags.values())
+            return 200, {"tags": stored["tags"]}
+        return 400, {"error_code": "BAD_REQUEST", "message": f"{method} {part}"}
+
+    def _start_update(self, name: str) -> None:
+        self._pending[name] = self.polls_until_ready
+        if self.fail_next_update:
+            self._failing.add(name)
+            self.fail_next_update = False
+
+    def _advance(self, name: str) -> None:
+        if name in self._pending:
+            self._pending[name] -= 1
+            if self._pending[name] < 0:
+                del self._pending[name]
+
+    def _view(self, name: str) -> dict[str, Any]:
+        stored = json.loads(json.dumps(self.endpoints[name]))
+        entities = stored["config"].get("served_entities", [])
+        for entity in entities:
+            entity.setdefault("name", re.sub(r"[.:]", "-", entity["external_model"]["name"]))
+        if "traffic_config" not in stored["config"] and len(entities) == 1:
+            stored["config"]["traffic_config"] = {
+                "routes": [{"served_model_name": entities[0]["name"], "traffic_percentage": 100}]
+            }
+        updating = name in self._pending
+        if name in self._failing and not updating:
+            state = {"ready": "NOT_READY", "config_update": "UPDATE_FAILED"}
+            for entity in entities:
+                entity["state"] = {
+                    "deployment": "DEPLOYMENT_FAILED",
+                    "deployment_state_message": self.failure_message,
+                }
+        elif updating:
+            state = {"ready": "NOT_READY", "config_update": "IN_PROGRESS"}
+            stored["pending_config"] = {
+                "config_version": stored["config"]["config_version"],
+                "served_entities": entities,
+            }
+        else:
+            state = {"ready": "READY", "config_update": "NOT_UPDATING"}
+        return {**stored, "id": f"id-{name}", "creator": "fake@example.com", "state": state}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        workspace = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                auth = self.headers.get("authorization")
+                headers: dict[str, str] = {}
+                if auth is None:
+                    status, answer = 401, {"error_code": "UNAUTHENTICATED", "message": "no token"}
+                elif auth != f"Bearer {workspace.token}":
+                    status, answer = (
+                        403,
+                        {
+                            "error_code": "PERMISSION_DENIED",
+                            "message": "Invalid access token.",
+                        },
+                    )
+                elif workspace.inject:
+                    status, answer, extra = workspace.inject.pop(0)
+                    headers.update(extra)
+                else:
+                    path = self.path.split("?")[0]
+                    status, answer = workspace.handle(
+                        self.command, path, json.loads(raw) if raw else None
+                    )
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        return Handler
