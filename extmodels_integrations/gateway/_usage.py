@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from extmodels_integrations._exceptions import ConfigurationError, redact
 
@@ -24,6 +24,7 @@ __all__ = [
     "UsageRow",
     "open_store",
     "redact_payload",
+    "url_without_password",
 ]
 
 
@@ -229,3 +230,14 @@ def sqlite_path(url: str) -> str:
             f"usage store URL {url!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
     return rest[1:]
+
+
+def url_without_password(url: str) -> str:
+    """``url`` with its password (if any) shown as ``***``: for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{user}{parts.hostname or ''}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))

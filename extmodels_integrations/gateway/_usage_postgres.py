@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from extmodels_integrations._exceptions import APIConnectionError, ConfigurationError
 
@@ -22,6 +21,7 @@ from ._usage import (
     UsageRow,
     inference_row,
     inference_values,
+    url_without_password,
     usage_row,
     usage_values,
 )
@@ -53,16 +53,6 @@ _SCHEMA = (
 _SCHEMA_LOCK = 0x6578_746D  # "extm"
 
 
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, ""))
-
-
 class PostgresStore:
     """Usage and inference rows in PostgreSQL (``open_store('postgresql://…')``)."""
 
@@ -75,7 +65,7 @@ class PostgresStore:
                 "'extmodels-integrations[postgres]'"
             ) from None
         self._url = url
-        self.where = _without_password(url)
+        self.where = url_without_password(url)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
 
