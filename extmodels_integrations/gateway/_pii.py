@@ -2,7 +2,8 @@
 
 Detected kinds, and what each one is:
 
-- ``EMAIL`` -- ``local@domain.tld`` (dot-atom local part, a domain with a 2+ letter TLD);
+- ``EMAIL`` -- ``local@domain.tld`` (dot-atom local part, a domain with a 2+ letter TLD that is
+  not an image extension: ``icon@2x.png`` is a file name);
 - ``CREDIT_CARD`` -- 13 to 19 digits, optionally grouped by single spaces or dashes, passing the
   Luhn checksum and starting like a card (3, 4, 5 or 6);
 - ``US_SSN`` -- ``AAA-GG-SSSS`` with dashes (or spaces), excluding the never-issued area numbers
@@ -88,12 +89,13 @@ _RULES: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
         "EMAIL",
         re.compile(
             r"(?<![\w.+-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-            r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}\b"
+            r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?!(?:png|jpe?g|gif|svg|webp)\b)"
+            r"[A-Za-z]{2,}\b"
         ),
         _always,
     ),
     ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), _iban),
-    ("CREDIT_CARD", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"), _card),
+    ("CREDIT_CARD", re.compile(r"(?<![\w+-])\d(?:[ -]?\d){12,18}(?![\w-])"), _card),
     ("US_SSN", re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])"), _ssn),
     (
         "PHONE",
