@@ -19,7 +19,7 @@ PYTHON_LOWEST ?= $(shell UV=$(UV) scripts/find-python 3.11)
 PYTHON_LATEST ?= $(shell UV=$(UV) scripts/find-python 3.13)
 TEST_DEPS := --extra all --extra spark --group test --group lint
 
-.PHONY: demo test lint typecheck pytest record bench lock test-lowest test-latest clean java-runtime
+.PHONY: demo test lint typecheck pytest record bench lock test-lowest test-latest clean java-runtime redis-server
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -60,7 +60,13 @@ java-runtime:
 	@command -v java >/dev/null 2>&1 || test -n "$${JAVA_HOME:-}" || \
 		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
 
-pytest: $(VENV)/.installed java-runtime
+# tests/gateway start a real redis-server on loopback (PostgreSQL 15 too, from
+# /usr/lib/postgresql/15/bin): Debian's package when the machine has none (as root, as CI runs).
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; }
+
+pytest: $(VENV)/.installed java-runtime redis-server
 	$(PY) -m pytest
 
 # The package's own ranges at both ends, each in its own venv with the whole suite.

@@ -1,0 +1,1 @@
+"""The self-hosted gateway: endpoint configs served over the workspace HTTP API."""
