@@ -76,3 +76,20 @@ def test_a_peer_keyword_without_meaning_here_raises(keyword: str, value: object)
 def test_api_base_must_be_the_serving_endpoints_url() -> None:
     with pytest.raises(ConfigurationError, match="api_base"):
         LlamaDatabricks(model="m", api_key="k", api_base="https://h.example/v1")
+
+
+def test_databricks_embeddings_quickstart(stub: OpenAIStubServer) -> None:
+    from extmodels_integrations.langchain import ExternalEmbeddings as DatabricksEmbeddings
+
+    embeddings = DatabricksEmbeddings(
+        endpoint="databricks-gte-large-en",
+        query_params={"instruction": "q"},
+        documents_params={"instruction": "d"},
+    )
+    embeddings.embed_query("Can you explain AI in ten words?")
+    query = stub.requests[-1]
+    embeddings.embed_documents(["a doc"])
+    document = stub.requests[-1]
+    assert query.path == "/serving-endpoints/databricks-gte-large-en/invocations"
+    assert (query.json["instruction"], document.json["instruction"]) == ("q", "d")
+    assert query.json["input"] == ["Can you explain AI in ten words?"]
