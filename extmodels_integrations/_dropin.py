@@ -43,6 +43,9 @@ def peer_keywords(data: dict[str, Any], owner: str) -> dict[str, Any]:
             "completions; leave it out"
         )
     _model_kwargs(data, owner)
+    if "://" in str(data.get("endpoint") or ""):
+        # LlamaIndex's DatabricksEmbedding: endpoint is the base URL, model the endpoint name.
+        data["api_base"] = data.pop("endpoint")
     if data.get("api_base") is not None:
         _set(data, "host", _host_of(str(data.pop("api_base")), owner), "api_base", owner)
     return data

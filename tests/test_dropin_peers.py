@@ -93,3 +93,17 @@ def test_databricks_embeddings_quickstart(stub: OpenAIStubServer) -> None:
     assert query.path == "/serving-endpoints/databricks-gte-large-en/invocations"
     assert (query.json["instruction"], document.json["instruction"]) == ("q", "d")
     assert query.json["input"] == ["Can you explain AI in ten words?"]
+
+
+def test_llama_index_databricks_embedding_quickstart(stub: OpenAIStubServer) -> None:
+    from extmodels_integrations.llama_index import ExternalEmbeddings as DatabricksEmbedding
+
+    embed_model = DatabricksEmbedding(
+        model="databricks-bge-large-en",
+        api_key="<MY TOKEN>",
+        endpoint=f"{stub.base_url}/serving-endpoints",
+    )
+    embed_model.get_text_embedding("The DatabricksEmbedding integration works great.")
+    request = stub.requests[-1]
+    assert request.path == "/serving-endpoints/databricks-bge-large-en/invocations"
+    assert request.json["input"] == ["The DatabricksEmbedding integration works great."]
