@@ -28,6 +28,7 @@ from pydantic import (
 
 from extmodels_integrations._client import ExternalClient
 from extmodels_integrations._config import CONFIG_KEYS, ExternalModel, parse_external_model
+from extmodels_integrations._dropin import peer_keywords
 from extmodels_integrations._endpoint_config import EndpointConfig, load_endpoint_config
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._parameters import field_names, sort_keywords
@@ -140,7 +141,7 @@ class TargetBase(BaseModel):
     def _one_target(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        data = cls._serialized_input(dict(data))
+        data = peer_keywords(cls._serialized_input(dict(data)), cls.__name__)
         config = _config_with_lifted_secrets(data)
         if config is not None:
             data["endpoint_config"] = load_endpoint_config(config)

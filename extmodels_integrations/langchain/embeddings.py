@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.load.serializable import Serializable
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from extmodels_integrations._progress import batch_bar, require_tqdm
 from extmodels_integrations._types import EMBEDDINGS, Task
@@ -35,6 +35,10 @@ class ExternalEmbeddings(ExternalTarget, Serializable, Embeddings):
     """Most batches in flight at once in ``aembed_documents``."""
     show_progress: bool = False
     """Show a progress bar over the batches of each document call (needs ``tqdm``)."""
+    query_params: dict[str, Any] = Field(default_factory=dict)
+    """Extra fields for query calls only, over ``extra_params`` (``DatabricksEmbeddings``)."""
+    documents_params: dict[str, Any] = Field(default_factory=dict)
+    """Extra fields for document calls only, over ``extra_params``."""
 
     @field_validator("show_progress")
     @classmethod
@@ -53,7 +57,7 @@ class ExternalEmbeddings(ExternalTarget, Serializable, Embeddings):
                 texts,
                 input_kind="document",
                 batch_size=self.batch_size,
-                extra_params=self.extra_params,
+                extra_params={**self.extra_params, **self.documents_params},
                 progress=progress,
             ).embeddings
 
@@ -61,7 +65,7 @@ class ExternalEmbeddings(ExternalTarget, Serializable, Embeddings):
         """Embed one search query."""
         with translated():
             return self.client.embed(
-                [text], input_kind="query", extra_params=self.extra_params
+                [text], input_kind="query", extra_params={**self.extra_params, **self.query_params}
             ).embeddings[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -71,7 +75,7 @@ class ExternalEmbeddings(ExternalTarget, Serializable, Embeddings):
                 texts,
                 input_kind="document",
                 batch_size=self.batch_size,
-                extra_params=self.extra_params,
+                extra_params={**self.extra_params, **self.documents_params},
                 progress=progress,
             )
         return response.embeddings
@@ -80,6 +84,6 @@ class ExternalEmbeddings(ExternalTarget, Serializable, Embeddings):
         """Embed one search query."""
         with translated():
             response = await self.client.aembed(
-                [text], input_kind="query", extra_params=self.extra_params
+                [text], input_kind="query", extra_params={**self.extra_params, **self.query_params}
             )
         return response.embeddings[0]
