@@ -114,3 +114,26 @@ async def test_thinking_is_left_out_for_openai(stub: OpenAIStubServer) -> None:
     reply = model.invoke([HumanMessage("a"), earlier, HumanMessage("b")])
     assert stub.last_json()["messages"][1]["content"] == "Hi"
     assert reply.response_metadata["model_provider"] == "openai"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="langchain-core's convert_to_openai_messages drops cache_control from text blocks; "
+    "to_unified_messages must carry it over (not done yet)",
+)
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+async def test_cache_control_passes_and_cache_tokens_are_reported(
+    stub: OpenAIStubServer, streamed: bool, sync: bool
+) -> None:
+    system = {
+        "role": "system",
+        "content": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+    }
+    message = await _answer(_model(stub), [system, HumanMessage("Hello there")], streamed, sync)
+    assert stub.last_json()["system"][0]["cache_control"] == {"type": "ephemeral"}
+    usage = message.usage_metadata
+    assert usage is not None
+    details = usage.get("input_token_details") or {}
+    assert details.get("cache_read", 0) > 0 and "cache_creation" in details
+    assert usage["input_tokens"] == 1 + details["cache_read"] + details["cache_creation"]
