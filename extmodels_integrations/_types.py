@@ -30,6 +30,7 @@ __all__ = [
     "EmbeddingsResponse",
     "FinishReason",
     "Message",
+    "ReasoningBlock",
     "Task",
     "ToolCall",
     "ToolCallDelta",
@@ -65,7 +66,14 @@ def normalize_finish_reason(value: object) -> str | None:
 
 
 class Message(TypedDict, total=False):
-    """An OpenAI-style chat message as sent in a request."""
+    """An OpenAI-style chat message as sent in a request.
+
+    An assistant turn's ``content`` list may hold the model's earlier reasoning, to be sent back
+    where the provider requires it (Anthropic extended thinking across tool-call turns):
+    ``{"type": "thinking", "thinking": text, "signature": ...}`` and
+    ``{"type": "redacted_thinking", "data": ...}``, Anthropic's shapes. Adapters of providers
+    that take no reasoning back leave these blocks out.
+    """
 
     role: str
     content: str | list[dict[str, Any]] | None
@@ -213,8 +221,33 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True)
+class ReasoningBlock:
+    """One block of the model's reasoning, with what the provider needs to take it back.
+
+    ``signature`` is the provider's proof of the block (Anthropic ``signature``); ``redacted``
+    holds the encrypted data of a block the provider withheld (Anthropic
+    ``redacted_thinking``), whose ``text`` is then empty.
+    """
+
+    text: str
+    signature: str | None = None
+    redacted: str | None = None
+
+    def as_content(self) -> dict[str, Any]:
+        """The block as an assistant message's content part (see :class:`Message`)."""
+        if self.redacted is not None:
+            return {"type": "redacted_thinking", "data": self.redacted}
+        block: dict[str, Any] = {"type": "thinking", "thinking": self.text}
+        if self.signature is not None:
+            block["signature"] = self.signature
+        return block
+
+
+@dataclass(slots=True)
 class ChatChoice:
-    """One generated chat message."""
+    """One generated chat message; ``reasoning`` is the reasoning text in one string and
+    ``reasoning_blocks`` the same reasoning block by block, when the provider sends blocks
+    that must be sent back (signed thinking)."""
 
     index: int
     content: str | None
@@ -222,6 +255,7 @@ class ChatChoice:
     finish_reason: str | None = None
     reasoning: str | None = None
     role: str = "assistant"
+    reasoning_blocks: list[ReasoningBlock] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -238,7 +272,12 @@ class ChatResponse:
 
 @dataclass(slots=True)
 class ChatChunkChoice:
-    """The delta of one choice in one stream chunk."""
+    """The delta of one choice in one stream chunk.
+
+    ``reasoning_index`` numbers the reasoning block a ``reasoning`` / ``reasoning_signature`` /
+    ``reasoning_redacted`` delta belongs to, for providers whose reasoning comes in signed
+    blocks (Anthropic): the deltas of one block are joined, and the block is sent back whole.
+    """
 
     index: int = 0
     content: str | None = None
@@ -246,6 +285,9 @@ class ChatChunkChoice:
     finish_reason: str | None = None
     reasoning: str | None = None
     role: str | None = None
+    reasoning_index: int | None = None
+    reasoning_signature: str | None = None
+    reasoning_redacted: str | None = None
 
 
 @dataclass(slots=True)

@@ -17,23 +17,77 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call
 
 from extmodels_integrations._types import ChatChoice, ChatChunkChoice, Message, Usage
 
-__all__ = ["to_ai_message", "to_chunk_message", "to_unified_messages", "usage_metadata"]
+__all__ = [
+    "model_provider",
+    "to_ai_message",
+    "to_chunk_message",
+    "to_unified_messages",
+    "usage_metadata",
+]
 
 
 # LangChain v1 content blocks that duplicate ``tool_calls``; no provider takes them as content.
 _TOOL_CALL_BLOCKS = frozenset({"tool_call", "tool_call_chunk", "invalid_tool_call"})
 
+# The langchain-core block translator for a reply's message shape: ``content_blocks`` (and
+# ``output_version="v1"``) use it. Replies in the OpenAI shape (string content, ``tool_calls``)
+# name OpenAI's; the others keep their provider's name, which no core translator claims, so
+# LangChain's best-effort parsing reads them (the Anthropic and Vertex translators would look
+# for tool calls in content blocks that string content does not have).
+_MODEL_PROVIDERS = {
+    "openai": "openai",
+    "databricks-model-serving": "openai",
+    "databricks": "openai",
+}
+
+
+def model_provider(
+    provider: str | None, *, signed_reasoning: bool, reasoning: bool = False
+) -> str | None:
+    """``response_metadata["model_provider"]`` for a reply of ``provider``.
+
+    A reply with signed reasoning blocks carries them in Anthropic's shape (``thinking`` with
+    ``signature``), whichever provider served it (Claude on Bedrock), so it is translated as
+    Anthropic's and ChatAnthropic takes it back as it is.
+    """
+    if signed_reasoning:
+        return "anthropic"
+    if provider == "anthropic" or reasoning:
+        # String content: best-effort parsing, see above; it also keeps reasoning_content,
+        # which OpenAI's translator drops.
+        return None
+    return _MODEL_PROVIDERS.get(provider or "", provider)
+
 
 def to_unified_messages(messages: Sequence[BaseMessage]) -> list[Message]:
-    """OpenAI-style message dicts (tool calls, tool results and content blocks included)."""
+    """OpenAI-style message dicts (tool calls, tool results and content blocks included);
+    reasoning blocks of earlier answers (LangChain v1 ``reasoning`` blocks, Anthropic
+    ``thinking`` blocks) in the unified ``thinking`` shape."""
     converted = cast("list[Message]", convert_to_openai_messages(list(messages)))
     for message in converted:
         content = message.get("content")
         if message.get("role") == "assistant" and isinstance(content, list):
-            kept = [b for b in content if b.get("type") not in _TOOL_CALL_BLOCKS]
-            if len(kept) != len(content):
+            kept = [_replayed(b) for b in content if b.get("type") not in _TOOL_CALL_BLOCKS]
+            if kept != content:
                 message["content"] = kept or None
     return converted
+
+
+def _replayed(block: dict[str, Any]) -> dict[str, Any]:
+    """An assistant content block as the unified schema sends it back: a thinking block without
+    its stream merge index (the API refuses unknown keys), a v1 reasoning block with a
+    signature as the ``thinking`` block it was."""
+    kind = block.get("type")
+    extras = block.get("extras") or {}
+    if kind == "reasoning" and isinstance(extras, dict) and "signature" in extras:
+        return {
+            "type": "thinking",
+            "thinking": block.get("reasoning") or "",
+            "signature": extras["signature"],
+        }
+    if kind in ("thinking", "redacted_thinking") and "index" in block:
+        return {k: v for k, v in block.items() if k != "index"}
+    return block
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
@@ -79,8 +133,15 @@ def to_ai_message(
     additional: dict[str, Any] = {}
     if choice.reasoning:
         additional["reasoning_content"] = choice.reasoning
+    content: str | list[str | dict[str, Any]] = choice.content or ""
+    if choice.reasoning_blocks:
+        # Signed reasoning goes back to the provider on the next turn: it lives in content, as
+        # in ChatAnthropic, so histories carry it without any help from the caller.
+        content = [b.as_content() for b in choice.reasoning_blocks]
+        if choice.content:
+            content.append({"type": "text", "text": choice.content})
     return AIMessage(
-        content=choice.content or "",
+        content=content,
         tool_calls=tool_calls,
         invalid_tool_calls=invalid,
         additional_kwargs=additional,
@@ -90,8 +151,16 @@ def to_ai_message(
     )
 
 
-def to_chunk_message(choice: ChatChunkChoice, message_id: str | None) -> AIMessageChunk:
-    """An ``AIMessageChunk`` from one streamed delta, tool-call fragments included."""
+def to_chunk_message(
+    choice: ChatChunkChoice, message_id: str | None, *, reasoning_blocks: int | None = None
+) -> AIMessageChunk:
+    """An ``AIMessageChunk`` from one streamed delta, tool-call fragments included.
+
+    ``reasoning_blocks`` (the number of reasoning blocks seen so far) is given once a stream
+    has sent block-wise reasoning: content is then a list of blocks with an ``index`` each,
+    which LangChain's chunk merge joins into whole ``thinking`` (with its ``signature``) and
+    ``text`` blocks: reasoning block ``k`` is index ``2k``, the text after it ``2k + 1``.
+    """
     # Only the fields a delta carries are passed: every keyword costs a pydantic validation, and
     # a plain text delta (the common case) otherwise paid ~40% more per chunk.
     fields: dict[str, Any] = {}
@@ -104,4 +173,28 @@ def to_chunk_message(choice: ChatChunkChoice, message_id: str | None) -> AIMessa
         fields["additional_kwargs"] = {"reasoning_content": choice.reasoning}
     if message_id is not None:
         fields["id"] = message_id
+    if reasoning_blocks is not None:
+        # Every chunk names the shape: with output_version="v1" each is translated alone.
+        return AIMessageChunk(
+            content=_delta_blocks(choice, reasoning_blocks),
+            response_metadata={"model_provider": "anthropic"},
+            **fields,
+        )
     return AIMessageChunk(content=choice.content or "", **fields)
+
+
+def _delta_blocks(choice: ChatChunkChoice, seen: int) -> list[str | dict[str, Any]]:
+    out: list[str | dict[str, Any]] = []
+    k = choice.reasoning_index
+    if k is not None:
+        if choice.reasoning_redacted is not None:
+            out.append({"type": "redacted_thinking", "data": choice.reasoning_redacted})
+        elif choice.reasoning is not None or choice.reasoning_signature is None:
+            out.append({"type": "thinking", "thinking": choice.reasoning or ""})
+        if choice.reasoning_signature is not None:
+            out.append({"type": "thinking", "signature": choice.reasoning_signature})
+        for block in out:
+            block["index"] = 2 * k  # type: ignore[index]
+    if choice.content:
+        out.append({"type": "text", "text": choice.content, "index": 2 * seen - 1})
+    return out

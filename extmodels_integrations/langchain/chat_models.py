@@ -27,6 +27,7 @@ from extmodels_integrations._types import CHAT, ChatChunk, ChatRequest, ChatResp
 from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._callbacks import async_reporting, sync_observer
 from extmodels_integrations.langchain._convert import (
+    model_provider,
     to_ai_message,
     to_chunk_message,
     to_unified_messages,
@@ -124,8 +125,14 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
                 return self._result(await self.client.achat(request))
 
     def _result(self, response: ChatResponse) -> ChatResult:
+        signed = any(c.reasoning_blocks for c in response.choices)
         metadata = {
             "model_name": response.model or self.model,
+            "model_provider": model_provider(
+                response.provider,
+                signed_reasoning=signed,
+                reasoning=any(c.reasoning for c in response.choices),
+            ),
             "id": response.id,
             **routing_metadata(response),
         }
@@ -318,13 +325,25 @@ def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]
 class _StreamState:
     """Turns unified chunks into LangChain chunks and reports usage and metadata once."""
 
-    __slots__ = ("finish_reason", "model", "routing", "usage")
+    __slots__ = (
+        "finish_reason",
+        "model",
+        "provider",
+        "reasoning",
+        "reasoning_blocks",
+        "routing",
+        "usage",
+    )
 
     def __init__(self, model: str | None) -> None:
         self.model = model
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.routing: dict[str, Any] = {}
+        self.provider: str | None = None
+        self.reasoning = False
+        # Reasoning blocks seen, once the stream sends block-wise (signed) reasoning.
+        self.reasoning_blocks: int | None = None
 
     def chunk(self, chunk: ChatChunk) -> ChatGenerationChunk | None:
         self.routing = routing_metadata(chunk) or self.routing
@@ -332,14 +351,19 @@ class _StreamState:
             self.usage = chunk.usage
         if chunk.model:
             self.model = chunk.model
+        self.provider = chunk.provider or self.provider
         if not chunk.choices:
             return None
         choice = chunk.choices[0]
         if choice.finish_reason:
             self.finish_reason = choice.finish_reason
-        if not choice.content and not choice.tool_calls and not choice.reasoning:
+        self.reasoning = self.reasoning or bool(choice.reasoning)
+        if choice.reasoning_index is not None:
+            self.reasoning_blocks = max(self.reasoning_blocks or 0, choice.reasoning_index + 1)
+        elif not choice.content and not choice.tool_calls and not choice.reasoning:
             return None
-        return ChatGenerationChunk(message=to_chunk_message(choice, None))
+        message = to_chunk_message(choice, None, reasoning_blocks=self.reasoning_blocks)
+        return ChatGenerationChunk(message=message)
 
     def last(self) -> ChatGenerationChunk:
         message = AIMessageChunk(
@@ -347,6 +371,11 @@ class _StreamState:
             usage_metadata=usage_metadata(self.usage) if self.usage is not None else None,
             response_metadata={
                 "model_name": self.model,
+                "model_provider": model_provider(
+                    self.provider,
+                    signed_reasoning=self.reasoning_blocks is not None,
+                    reasoning=self.reasoning,
+                ),
                 "finish_reason": self.finish_reason,
                 **self.routing,
             },

@@ -408,6 +408,31 @@ def map_error(provider: str, status: int, headers: Mapping[str, str], body: byte
     return body_error(status, body, message, provider=provider, code=code, request_id=request_id)
 
 
+# Signed reasoning of earlier answers (see ``_types.Message``): the Chat Completions schema has
+# no place for them, and OpenAI answers 400 to an unknown content part type.
+_THINKING_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+
+
+def _has_thinking(message: Mapping[str, Any]) -> bool:
+    content = message.get("content")
+    return (
+        message.get("role") == "assistant"
+        and isinstance(content, list)
+        and any(isinstance(b, Mapping) and b.get("type") in _THINKING_BLOCKS for b in content)
+    )
+
+
+def _without_thinking(message: Mapping[str, Any]) -> Any:
+    if not _has_thinking(message):
+        return message
+    kept = [b for b in message["content"] if b.get("type") not in _THINKING_BLOCKS]
+    if all(b.get("type") == "text" for b in kept):
+        # Text alone goes as a string, as an answer without reasoning would have.
+        text = "".join(b.get("text") or "" for b in kept)
+        return {**message, "content": text or None}
+    return {**message, "content": kept}
+
+
 class OpenAIFormatAdapter(Adapter):
     """Base of the adapters whose targets speak the OpenAI format: subclasses only say where
     a request goes (:meth:`_request`) and may adjust the chat body (:meth:`_chat_body`)."""
@@ -427,7 +452,10 @@ class OpenAIFormatAdapter(Adapter):
         return body
 
     def _chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
-        return self._with_stream(request.to_payload(), stream)
+        body = request.to_payload()
+        if any(_has_thinking(m) for m in request.messages):
+            body["messages"] = [_without_thinking(m) for m in request.messages]
+        return self._with_stream(body, stream)
 
     def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
         return self._request("chat/completions", self._chat_body(request, stream), request.model)

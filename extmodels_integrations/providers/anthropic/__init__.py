@@ -25,8 +25,9 @@ Policies a user may not guess:
   ``model_context_window_exceeded`` -> ``length``; ``tool_use`` -> ``tool_calls``; ``refusal``
   -> ``content_filter``; anything else (``pause_turn``: a server-tool turn to be resumed) is kept
   as Anthropic spells it, since calling it ``stop`` would hide an unfinished answer.
-* Message ``name`` fields are dropped (the Messages API has no such field), and reasoning the
-  model produced earlier is not sent back (its ``signature`` is not part of the unified schema).
+* Message ``name`` fields are dropped (the Messages API has no such field). Signed ``thinking``
+  and ``redacted_thinking`` blocks of earlier answers are sent back as they came (the API
+  requires them on the turn after a tool call when thinking is on); unsigned reasoning is not.
 
 This package holds the adapter and :func:`build`; the building blocks live in ``_request``
 (bodies), ``_messages`` (message conversion), ``_response`` (messages, usage, stop reasons),

@@ -11,6 +11,7 @@ from extmodels_integrations._exceptions import MalformedResponseError
 from extmodels_integrations._types import (
     ChatChoice,
     ChatResponse,
+    ReasoningBlock,
     ToolCall,
     Usage,
 )
@@ -53,14 +54,18 @@ def parse_message(data: Any, provider: str) -> ChatResponse:
     """A unified chat response from a Messages API ``message``."""
     try:
         text: list[str] = []
-        reasoning: list[str] = []
+        reasoning: list[ReasoningBlock] = []
         calls: list[ToolCall] = []
         for block in data.get("content") or ():
             kind = block.get("type")
             if kind == "text":
                 text.append(block.get("text") or "")
             elif kind == "thinking":
-                reasoning.append(block.get("thinking") or "")
+                reasoning.append(
+                    ReasoningBlock(block.get("thinking") or "", block.get("signature"))
+                )
+            elif kind == "redacted_thinking":
+                reasoning.append(ReasoningBlock("", redacted=block.get("data") or ""))
             elif kind == "tool_use":
                 calls.append(
                     ToolCall(
@@ -74,7 +79,8 @@ def parse_message(data: Any, provider: str) -> ChatResponse:
             content="".join(text) if text or not calls else None,
             tool_calls=calls,
             finish_reason=stop_reason(data.get("stop_reason")),
-            reasoning="".join(reasoning) if reasoning else None,
+            reasoning="".join(b.text for b in reasoning) or None,
+            reasoning_blocks=reasoning,
         )
         return ChatResponse(
             id=data.get("id"),

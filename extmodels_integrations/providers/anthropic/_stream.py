@@ -28,7 +28,9 @@ class MessageEventParser:
     transport may retry. Usage is merged from ``message_start`` and the cumulative
     ``message_delta`` and reported once, on the chunk that carries the finish reason.
     Tool calls are numbered by their own order, not by content-block index (text blocks would
-    shift it); the first delta of a call carries its id and name.
+    shift it); the first delta of a call carries its id and name. Thinking blocks are numbered
+    the same way (``reasoning_index``), and their ``signature_delta`` and ``redacted_thinking``
+    data are passed on, so the joined blocks can be sent back on the next turn.
     """
 
     __slots__ = (
@@ -37,6 +39,7 @@ class MessageEventParser:
         "_id",
         "_model",
         "_provider",
+        "_reasoning",
         "_role_sent",
         "_stopped",
         "_usage",
@@ -49,6 +52,8 @@ class MessageEventParser:
         self._usage: dict[str, Any] = {}
         # content-block index -> [tool ordinal, whether any argument text was sent]
         self._blocks: dict[int, list[Any]] = {}
+        # content-block index -> reasoning ordinal
+        self._reasoning: dict[int, int] = {}
         self._role_sent = False
         self._finished = False
         self._stopped = False
@@ -96,8 +101,16 @@ class MessageEventParser:
         kind = block.get("type")
         if kind == "text" and block.get("text"):
             return self._chunk(ChatChunkChoice(content=block["text"]))
-        if kind == "thinking" and block.get("thinking"):
-            return self._chunk(ChatChunkChoice(reasoning=block["thinking"]))
+        if kind in ("thinking", "redacted_thinking"):
+            ordinal = self._reasoning.setdefault(index, len(self._reasoning))
+            return self._chunk(
+                ChatChunkChoice(
+                    reasoning=block.get("thinking") or None,
+                    reasoning_index=ordinal,
+                    reasoning_signature=block.get("signature") or None,
+                    reasoning_redacted=block.get("data"),
+                )
+            )
         if kind != "tool_use":
             return None
         ordinal = len(self._blocks)
@@ -113,13 +126,22 @@ class MessageEventParser:
         if kind == "text_delta":
             return self._chunk(ChatChunkChoice(content=delta["text"])) if delta["text"] else None
         if kind == "thinking_delta":
-            return self._chunk(ChatChunkChoice(reasoning=delta["thinking"]))
+            ordinal = self._reasoning.setdefault(index, len(self._reasoning))
+            return self._chunk(
+                ChatChunkChoice(reasoning=delta["thinking"], reasoning_index=ordinal)
+            )
+        if kind == "signature_delta":
+            ordinal = self._reasoning.setdefault(index, len(self._reasoning))
+            signature = delta["signature"]
+            return self._chunk(
+                ChatChunkChoice(reasoning_index=ordinal, reasoning_signature=signature)
+            )
         if kind == "input_json_delta" and delta.get("partial_json"):
             state = self._blocks[index]
             state[1] = True
             call = ToolCallDelta(state[0], arguments=delta["partial_json"])
             return self._chunk(ChatChunkChoice(tool_calls=[call]))
-        return None  # signature_delta, citations_delta, empty fragments
+        return None  # citations_delta, empty fragments
 
     def _block_stop(self, index: int) -> ChatChunk | None:
         state = self._blocks.get(index)

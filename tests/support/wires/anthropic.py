@@ -3,10 +3,14 @@
 Requests are checked the way the API checks them where our adapter could get it wrong (required
 ``model`` / ``max_tokens``, unknown top-level fields, roles that do not alternate, empty text
 blocks, ``tool_use`` blocks not answered by ``tool_result`` blocks first in the next user turn),
-then translated to an OpenAI body for the stub's scripted answer. Answers are rendered as a
-``message`` or as the named-event stream (``message_start``, ``ping``, ``content_block_*``,
-``message_delta``, ``message_stop``) with the shapes of anthropic-sdk-python ``types/``; errors
-as ``{"type": "error", "error": {"type", "message"}}``.
+then translated to an OpenAI body for the stub's scripted answer. With ``thinking`` enabled the
+answer starts with a signed ``thinking`` block (``signature_delta`` when streamed), and an
+assistant turn with tool calls sent back must start with that block, signature intact, as the
+API requires. ``cache_control`` anywhere in the request reports cache reads and writes in
+usage. Answers are rendered as a ``message`` or as the named-event stream
+(``message_start``, ``ping``, ``content_block_*``, ``message_delta``, ``message_stop``) with
+the shapes of anthropic-sdk-python ``types/``; errors as
+``{"type": "error", "error": {"type", "message"}}``.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ class AnthropicWire:
                 raise _bad(f"{name}: Field required")
         if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
             raise _bad("max_tokens: Input should be a positive integer")
+        if _thinking(body):
+            _check_thinking(body)
         out: dict[str, Any] = {
             "model": body["model"],
             "max_tokens": body["max_tokens"],
@@ -100,6 +106,14 @@ class AnthropicWire:
         self, kind: str, response: dict[str, Any], request: Any, stream: bool
     ) -> tuple[bytes | list[bytes], dict[str, str]]:
         message = _message(response)
+        if _thinking(request):
+            message["content"].insert(0, _thought(request))
+        if "cache_control" in json.dumps(request):
+            usage = message["usage"]
+            total = usage["input_tokens"]
+            usage["cache_read_input_tokens"] = total // 2
+            usage["cache_creation_input_tokens"] = total - total // 2 - 1
+            usage["input_tokens"] = 1
         headers = {"request-id": "req_" + digest("anthropic", response["id"])[:24]}
         if not stream:
             return _dumps(message), {**headers, "content-type": "application/json"}
@@ -114,6 +128,51 @@ class AnthropicWire:
 
 
 # -- request -------------------------------------------------------------------------------------
+
+
+THOUGHT = "The user asked something; answer plainly."
+
+
+def _thinking(body: Any) -> bool:
+    return isinstance(body, dict) and (body.get("thinking") or {}).get("type") == "enabled"
+
+
+def signature(text: str) -> str:
+    """The stub's signature of a thinking block: the API checks it on the way back."""
+    return "sig_" + digest("anthropic-thinking", text)[:32]
+
+
+def _thought(request: dict[str, Any]) -> dict[str, Any]:
+    text = f"{THOUGHT} ({len(request['messages'])} turns so far)"
+    return {"type": "thinking", "thinking": text, "signature": signature(text)}
+
+
+def _check_thinking(body: dict[str, Any]) -> None:
+    budget = body["thinking"].get("budget_tokens")
+    if not isinstance(budget, int) or budget < 1024:
+        raise _bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+    if budget >= body["max_tokens"]:
+        raise _bad("`max_tokens` must be greater than `thinking.budget_tokens`")
+    for i, message in enumerate(body.get("messages") or []):
+        content = message.get("content")
+        if message.get("role") != "assistant" or not isinstance(content, list):
+            continue
+        for j, block in enumerate(content):
+            if block.get("type") == "thinking":
+                extra = sorted(set(block) - {"type", "thinking", "signature"})
+                if extra:
+                    raise _bad(
+                        f"messages.{i}.content.{j}.{extra[0]}: Extra inputs are not permitted"
+                    )
+                if block.get("signature") != signature(block.get("thinking") or ""):
+                    raise _bad(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
+        uses_tools = any(b.get("type") == "tool_use" for b in content)
+        if uses_tools and content[0].get("type") not in ("thinking", "redacted_thinking"):
+            raise _bad(
+                f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but "
+                f"found `{content[0].get('type')}`. When `thinking` is enabled, a final "
+                "`assistant` message must start with a thinking block"
+            )
 
 
 def _system(system: Any) -> list[dict[str, Any]]:
@@ -267,6 +326,12 @@ def _stream(message: dict[str, Any]) -> list[dict[str, Any]]:
         if block["type"] == "text":
             opened: dict[str, Any] = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": piece} for piece in pieces(block["text"])]
+        elif block["type"] == "thinking":
+            opened = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [
+                {"type": "thinking_delta", "thinking": piece} for piece in pieces(block["thinking"])
+            ]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
         else:
             opened = {**block, "input": {}}
             arguments = json.dumps(block["input"])
