@@ -209,22 +209,22 @@ async def _invoke(
                 raise bad_request("model: required: the serving endpoint's name")
         streamed = bool(body.get("stream"))
         call = await gw.begin(request, name, streamed)
-    except GatewayError as error:
-        return _error_response(error)
+    except GatewayError as refused:
+        return _error_response(refused)
     task = call.served.config.task
     if route_task is not None and route_task != task:
-        error = bad_request(f"endpoint '{name}' serves {task}, not {route_task}")
-        await gw.finish(call, error.status, None, None, error.error_type)
-        return _error_response(error)
+        wrong = bad_request(f"endpoint '{name}' serves {task}, not {route_task}")
+        await gw.finish(call, wrong.status, None, None, wrong.error_type)
+        return _error_response(wrong)
     if streamed and task != EMBEDDINGS:
         return _stream(gw, call, body)
     try:
         answer, entity, usage = await _answer(call.served, body)
     except (GatewayError, ExternalModelError) as exc:
-        error = exc if isinstance(exc, GatewayError) else from_model_error(exc)
+        failed = exc if isinstance(exc, GatewayError) else from_model_error(exc)
         entity = getattr(exc, "served_entity", None)
-        await gw.finish(call, error.status, entity, None, error.error_type)
-        return _error_response(error)
+        await gw.finish(call, failed.status, entity, None, failed.error_type)
+        return _error_response(failed)
     await gw.finish(call, 200, entity, usage, None)
     return JSONResponse(answer)
 
