@@ -272,8 +272,10 @@ def _stream(gw: Gateway, call: _Call, body: dict[str, Any]) -> Response:
             error = from_model_error(exc)
             status, error_type = error.status, error.error_type
             entity = exc.served_entity or entity
-            # Headers are gone: the error travels as the stream's last event.
-            yield b"data: " + json.dumps(error.body()).encode() + b"\n\n"
+            # Headers are gone: the error travels as the stream's last event, with the
+            # workspace's fields and the "error" object OpenAI-style clients raise on.
+            event = {**error.body(), "error": {"message": error.message, "code": error.error_code}}
+            yield b"data: " + json.dumps(event).encode() + b"\n\n"
         except BaseException:
             status, error_type = 499, "client_disconnected"
             raise

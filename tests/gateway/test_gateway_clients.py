@@ -4,7 +4,9 @@ documented clients unchanged."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -56,7 +58,13 @@ def _free_port() -> int:
 @pytest.fixture
 def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
     monkeypatch.setenv("EXTMODELS_SECRET__GW__OPENAI", PROVIDER_KEY)
-    with OpenAIStubServer() as stub:
+    with OpenAIStubServer() as stub, _serve(tmp_path, stub.base_url) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _serve(tmp_path: Path, base: str) -> Iterator[tuple[str, Any]]:
+    if True:
         configs = []
         for name, task in (
             ("chat", "llm/v1/chat"),
@@ -64,7 +72,7 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
             ("emb", "llm/v1/embeddings"),
         ):
             path = tmp_path / f"{name}.json"
-            path.write_text(json.dumps(_body(name, task, stub.base_url)))
+            path.write_text(json.dumps(_body(name, task, base)))
             configs.append(str(path))
         tokens = tmp_path / "tokens.json"
         tokens.write_text(
@@ -176,3 +184,30 @@ def test_databricks_sdk_query(gateway: tuple[str, Any]) -> None:
         "chat", messages=[ChatMessage(role=ChatMessageRole.USER, content="hi")]
     )
     assert out.choices and out.choices[0].message.content
+
+
+def test_provider_fails_mid_stream_and_nothing_leaks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.reliability.fault_server import FaultServer
+    from tests.reliability.faults import reset_mid
+
+    monkeypatch.setenv("EXTMODELS_SECRET__GW__OPENAI", PROVIDER_KEY)
+    caplog.set_level(logging.DEBUG)
+    with FaultServer() as provider, _serve(tmp_path, provider.base_url) as (host, gw):
+        provider.inject(reset_mid)
+        client = openai.OpenAI(base_url=f"{host}/serving-endpoints", api_key=TOKEN, max_retries=0)
+        with pytest.raises(openai.APIError):
+            for _ in client.chat.completions.create(
+                model="chat", messages=[{"role": "user", "content": "hi"}], stream=True
+            ):
+                pass
+        ok = client.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert ok.choices[0].message.content
+        rows = asyncio.run(gw.store.usage())
+    assert [(r.status, r.streamed) for r in rows] == [(502, True), (200, False)]
+    assert rows[0].error_type == "APIConnectionError"
+    texts = [caplog.text, *map(repr, rows)]
+    assert not any(PROVIDER_KEY in t or TOKEN in t for t in texts)
