@@ -64,42 +64,39 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
 
 @contextlib.contextmanager
 def _serve(tmp_path: Path, base: str) -> Iterator[tuple[str, Any]]:
-    if True:
-        configs = []
-        for name, task in (
-            ("chat", "llm/v1/chat"),
-            ("comp", "llm/v1/completions"),
-            ("emb", "llm/v1/embeddings"),
-        ):
-            path = tmp_path / f"{name}.json"
-            path.write_text(json.dumps(_body(name, task, base)))
-            configs.append(str(path))
-        tokens = tmp_path / "tokens.json"
-        tokens.write_text(
-            json.dumps(
-                {
-                    "tokens": [
-                        {"token": TOKEN, "user": "alice", "groups": ["ds"]},
-                        {"token": "gw-test-token-bob", "user": "bob", "endpoints": ["emb"]},
-                    ]
-                }
-            )
+    configs = []
+    for name, task in (
+        ("chat", "llm/v1/chat"),
+        ("comp", "llm/v1/completions"),
+        ("emb", "llm/v1/embeddings"),
+    ):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(_body(name, task, base)))
+        configs.append(str(path))
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text(
+        json.dumps(
+            {
+                "tokens": [
+                    {"token": TOKEN, "user": "alice", "groups": ["ds"]},
+                    {"token": "gw-test-token-bob", "user": "bob", "endpoints": ["emb"]},
+                ]
+            }
         )
-        app = create_app(Settings(tuple(configs), str(tokens), f"sqlite:///{tmp_path}/u.db"))
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}", app.state.gateway
-        finally:
-            server.should_exit = True
-            thread.join(10)
+    )
+    app = create_app(Settings(tuple(configs), str(tokens), f"sqlite:///{tmp_path}/u.db"))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app.state.gateway
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def test_openai_sdk_chat_completions_embeddings_stream(gateway: tuple[str, Any]) -> None:
