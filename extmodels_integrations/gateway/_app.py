@@ -112,6 +112,9 @@ class Gateway:
                 f"User '{principal.user}' does not have permission 'CAN_QUERY' on endpoint "
                 f"'{name}'."
             )
+        call = _Call(
+            served, principal, time.perf_counter(), datetime.now(UTC), streamed, uuid.uuid4().hex
+        )
         if served.limits:
             decision = await self.limiter.acquire(
                 name, principal.user, principal.groups, served.limits
@@ -122,12 +125,12 @@ class Gateway:
                     if decision.outage
                     else (429, "REQUEST_LIMIT_EXCEEDED")
                 )
+                # A refused request is a completed one too: it gets its usage row.
+                await self.finish(call, status, None, None, "rate_limit")
                 raise GatewayError(
                     status, code, decision.message, decision.retry_after, "rate_limit"
                 )
-        return _Call(
-            served, principal, time.perf_counter(), datetime.now(UTC), streamed, uuid.uuid4().hex
-        )
+        return call
 
     async def finish(
         self,

@@ -63,7 +63,9 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
 
 
 @contextlib.contextmanager
-def _serve(tmp_path: Path, base: str) -> Iterator[tuple[str, Any]]:
+def _serve(
+    tmp_path: Path, base: str, limits: list[dict[str, Any]] | None = None
+) -> Iterator[tuple[str, Any]]:
     configs = []
     for name, task in (
         ("chat", "llm/v1/chat"),
@@ -71,7 +73,10 @@ def _serve(tmp_path: Path, base: str) -> Iterator[tuple[str, Any]]:
         ("emb", "llm/v1/embeddings"),
     ):
         path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps(_body(name, task, base)))
+        body = _body(name, task, base)
+        if limits:
+            body["ai_gateway"]["rate_limits"] = limits
+        path.write_text(json.dumps(body))
         configs.append(str(path))
     tokens = tmp_path / "tokens.json"
     tokens.write_text(
@@ -208,3 +213,22 @@ def test_provider_fails_mid_stream_and_nothing_leaks(
     assert rows[0].error_type == "APIConnectionError"
     texts = [caplog.text, *map(repr, rows)]
     assert not any(PROVIDER_KEY in t or TOKEN in t for t in texts)
+
+
+def test_rate_limit_per_user_429_with_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXTMODELS_SECRET__GW__OPENAI", PROVIDER_KEY)
+    limits = [{"calls": 2, "key": "user", "renewal_period": "minute"}]
+    with OpenAIStubServer() as stub, _serve(tmp_path, stub.base_url, limits) as (host, gw):
+        body = {"messages": [{"role": "user", "content": "hi"}]}
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        url = f"{host}/serving-endpoints/chat/invocations"
+        statuses = [httpx.post(url, json=body, headers=auth) for _ in range(3)]
+        assert [r.status_code for r in statuses] == [200, 200, 429]
+        refused = statuses[-1]
+        assert refused.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert len(stub.requests) == 2  # the refused call never reached the provider
+        rows = asyncio.run(gw.store.usage())
+        assert [(r.status, r.error_type) for r in rows][-1] == (429, "rate_limit")
