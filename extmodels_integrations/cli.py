@@ -63,8 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="extmodels")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _endpoints_parser(subparsers)
-    # Other subcommands register here, e.g. the gateway's add_serve_parser(subparsers).
+    # Cheap: the gateway's parser module imports uvicorn and Starlette only when serve runs.
+    from extmodels_integrations.gateway._cli import add_serve_parser
+
+    add_serve_parser(subparsers).set_defaults(run=_serve)
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from extmodels_integrations.gateway._cli import run
+
+    return run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
