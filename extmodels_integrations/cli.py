@@ -64,16 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _endpoints_parser(subparsers)
     # Cheap: the gateway's parser module imports uvicorn and Starlette only when serve runs.
-    from extmodels_integrations.gateway._cli import add_serve_parser
+    from extmodels_integrations.gateway._cli import add_serve_parser, run
 
-    add_serve_parser(subparsers).set_defaults(run=_serve)
+    add_serve_parser(subparsers).set_defaults(run=run)
     return parser
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from extmodels_integrations.gateway._cli import run
-
-    return run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
