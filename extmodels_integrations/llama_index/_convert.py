@@ -275,6 +275,9 @@ def _choice_dict(choice: ChatChunkChoice | CompletionChoice) -> dict[str, Any]:
         "finish_reason": choice.finish_reason,
         "reasoning": choice.reasoning,
         "role": choice.role,
+        "reasoning_index": choice.reasoning_index,
+        "reasoning_signature": choice.reasoning_signature,
+        "reasoning_redacted": choice.reasoning_redacted,
     }
 
 

@@ -21,6 +21,7 @@ from extmodels_integrations import (
     CompletionRequest,
     CompletionResponse,
     ContextWindowExceededError,
+    ReasoningBlock,
     ServerError,
     ToolCall,
     ToolCallDelta,
@@ -191,7 +192,12 @@ CASES = [
             model=MODEL,
             choices=[
                 ChatChoice(
-                    index=0, content="Hi, I'm here.", finish_reason="stop", reasoning="A greeting."
+                    index=0,
+                    content="Hi, I'm here.",
+                    finish_reason="stop",
+                    reasoning="A greeting.",
+                    # Kept with its signature so a tool-call turn can send it back intact.
+                    reasoning_blocks=[ReasoningBlock("A greeting.", "sig")],
                 )
             ],
             usage=Usage(
@@ -403,7 +409,11 @@ CASES = [
             block_stop(1),
         ),
         [
-            chunk(first=True, reasoning="Greeting."),
+            # The thinking block opens with its own chunk so the block index (and with it the
+            # signature that follows) is known before any of its text arrives.
+            chunk(first=True, reasoning_index=0),
+            chunk(reasoning="Greeting.", reasoning_index=0),
+            chunk(reasoning_signature="EqQBCgIYAhIM", reasoning_index=0),
             chunk(content="Hi"),
             chunk(content=" there"),
             chunk(finish_reason="stop"),
