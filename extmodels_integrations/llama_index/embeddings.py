@@ -9,8 +9,10 @@ from typing import Any, ClassVar
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr
 
+from extmodels_integrations._events import observing
 from extmodels_integrations._types import EMBEDDINGS, Task
 from extmodels_integrations.llama_index._base import ExternalTarget
+from extmodels_integrations.llama_index._events import observer
 
 __all__ = ["ExternalEmbeddings"]
 
@@ -86,15 +88,18 @@ class ExternalEmbeddings(ExternalTarget, BaseEmbedding):
     # -- the calls ---------------------------------------------------------------------------
 
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.client.embed(
-            [query], input_kind="query", extra_params=self.extra_params
-        ).embeddings[0]
+        with observing(observer()):
+            response = self.client.embed(
+                [query], input_kind="query", extra_params=self.extra_params
+            )
+        return response.embeddings[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
         async with self._gate():
-            response = await self.client.aembed(
-                [query], input_kind="query", extra_params=self.extra_params
-            )
+            with observing(observer()):
+                response = await self.client.aembed(
+                    [query], input_kind="query", extra_params=self.extra_params
+                )
         return response.embeddings[0]
 
     def _get_text_embedding(self, text: str) -> Embedding:
@@ -104,19 +109,22 @@ class ExternalEmbeddings(ExternalTarget, BaseEmbedding):
         return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.client.embed(
-            texts,
-            input_kind="document",
-            batch_size=self.embed_batch_size,
-            extra_params=self.extra_params,
-        ).embeddings
-
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        async with self._gate():
-            response = await self.client.aembed(
+        with observing(observer()):
+            response = self.client.embed(
                 texts,
                 input_kind="document",
                 batch_size=self.embed_batch_size,
                 extra_params=self.extra_params,
             )
+        return response.embeddings
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        async with self._gate():
+            with observing(observer()):
+                response = await self.client.aembed(
+                    texts,
+                    input_kind="document",
+                    batch_size=self.embed_batch_size,
+                    extra_params=self.extra_params,
+                )
         return response.embeddings

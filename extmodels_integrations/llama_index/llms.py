@@ -32,6 +32,7 @@ from llama_index.core.llms.llm import (
     ToolSelection,
 )
 
+from extmodels_integrations._events import observing
 from extmodels_integrations._types import (
     CHAT,
     COMPLETIONS,
@@ -48,6 +49,7 @@ from extmodels_integrations.llama_index._convert import (
     to_unified_messages,
     tool_selections,
 )
+from extmodels_integrations.llama_index._events import aobserve_stream, observe_stream, observer
 from extmodels_integrations.llama_index._models import ModelInfo, lookup
 
 if TYPE_CHECKING:
@@ -150,11 +152,15 @@ class ChatExternal(_Limits, FunctionCallingLLM):
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request = self._request(messages, kwargs)
-        return to_chat_response(self.client.chat(request), request.model or self.model)
+        with observing(observer()):
+            response = self.client.chat(request)
+        return to_chat_response(response, request.model or self.model)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request = self._request(messages, kwargs)
-        return to_chat_response(await self.client.achat(request), request.model or self.model)
+        with observing(observer()):
+            response = await self.client.achat(request)
+        return to_chat_response(response, request.model or self.model)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         # Built before the first next(): a bad argument fails at the call, not mid-iteration.
@@ -162,7 +168,7 @@ class ChatExternal(_Limits, FunctionCallingLLM):
         state = ChatStream(request.model or self.model)
 
         def gen() -> ChatResponseGen:
-            for chunk in self.client.stream_chat(request):
+            for chunk in observe_stream(self.client.stream_chat(request)):
                 response = state.add(chunk)
                 if response is not None:
                     yield response
@@ -177,7 +183,7 @@ class ChatExternal(_Limits, FunctionCallingLLM):
         state = ChatStream(request.model or self.model)
 
         async def gen() -> ChatResponseAsyncGen:
-            async for chunk in self.client.astream_chat(request):
+            async for chunk in aobserve_stream(self.client.astream_chat(request)):
                 response = state.add(chunk)
                 if response is not None:
                     yield response
@@ -351,11 +357,14 @@ class CompletionExternal(_Limits, LLM):
 
     def _complete(self, prompt: str, formatted: bool, **kwargs: Any) -> CompletionResponse:
         request = self._request(prompt, formatted, kwargs)
-        return to_completion_response(self.client.complete(request), request.model or self.model)
+        with observing(observer()):
+            response = self.client.complete(request)
+        return to_completion_response(response, request.model or self.model)
 
     async def _acomplete(self, prompt: str, formatted: bool, **kwargs: Any) -> CompletionResponse:
         request = self._request(prompt, formatted, kwargs)
-        response = await self.client.acomplete(request)
+        with observing(observer()):
+            response = await self.client.acomplete(request)
         return to_completion_response(response, request.model or self.model)
 
     def _stream_complete(
@@ -365,7 +374,7 @@ class CompletionExternal(_Limits, LLM):
         state = CompletionStream(request.model or self.model)
 
         def gen() -> CompletionResponseGen:
-            for chunk in self.client.stream_complete(request):
+            for chunk in observe_stream(self.client.stream_complete(request)):
                 response = state.add(chunk)
                 if response is not None:
                     yield response
@@ -380,7 +389,7 @@ class CompletionExternal(_Limits, LLM):
         state = CompletionStream(request.model or self.model)
 
         async def gen() -> CompletionResponseAsyncGen:
-            async for chunk in self.client.astream_complete(request):
+            async for chunk in aobserve_stream(self.client.astream_complete(request)):
                 response = state.add(chunk)
                 if response is not None:
                     yield response
