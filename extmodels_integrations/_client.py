@@ -285,6 +285,12 @@ class ExternalClient:
 
     # -- embeddings --------------------------------------------------------------------------
 
+    def reported_context_window(self) -> int | None:
+        """The context window the server states for the model, asked once: vLLM, llama.cpp's
+        ``llama-server``, OpenRouter, LM Studio and others behind an OpenAI-compatible
+        ``openai_api_base`` do; providers that publish their limits are not asked (``None``)."""
+        return self._target.reported_context_window()
+
     def embedding_batch_size(self, requested: int | None = None) -> int:
         """The batch size used: ``requested`` capped by the target's per-request limit (for an
         endpoint config, the smallest limit of its served entities)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import SecretStr
 
@@ -26,7 +26,13 @@ from extmodels_integrations._batching import (
     refuses_prompt_lists,
 )
 from extmodels_integrations._embedding import EmbeddingCalls
-from extmodels_integrations._exceptions import EmptyStreamError, NotFoundError, ServerError
+from extmodels_integrations._exceptions import (
+    EmptyStreamError,
+    ExternalModelError,
+    NotFoundError,
+    ServerError,
+)
+from extmodels_integrations._reading import public_url
 from extmodels_integrations._secrets import (
     SecretLookup,
     SecretResolver,
@@ -53,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["DirectTarget"]
 
 _log = logging.getLogger(__name__)
+_UNASKED = object()
 
 _C = TypeVar("_C", ChatChunk, CompletionChunk)
 _Q = TypeVar("_Q", ChatRequest, CompletionRequest)
@@ -86,6 +93,7 @@ class DirectTarget(EmbeddingCalls):
         # Set once the target answered a prompt list with a server error (see complete).
         self._one_prompt = False
         self._empty_stream_seen = False
+        self._context_window: object = _UNASKED
 
     # -- the adapter, built once -------------------------------------------------------------
 
@@ -314,6 +322,33 @@ class DirectTarget(EmbeddingCalls):
             adapter, request, build, adapter.completion_stream, CompletionChunk
         ):
             yield chunk
+
+    # -- what the server says about its model ------------------------------------------------
+
+    def reported_context_window(self) -> int | None:
+        """The context window the server states for the model (asked once), or ``None``."""
+        if self._context_window is _UNASKED:
+            self._context_window = self._ask_context_window()
+        return cast("int | None", self._context_window)
+
+    def _ask_context_window(self) -> int | None:
+        try:
+            adapter = self.adapter()
+        except ExternalModelError:
+            return None  # the first real call raises it, with its fix
+        for request in adapter.context_window_requests():
+            try:
+                answer, _ = self.transport.send_json_once(
+                    self._prepare(adapter, request), adapter.error
+                )
+            except ExternalModelError as error:
+                _log.debug("%s: %s: %s", self._name, public_url(request.url), type(error).__name__)
+                continue
+            window = adapter.read_context_window(answer)
+            if window is not None:
+                _log.debug("%s: the server states a %d-token context window", self._name, window)
+                return window
+        return None
 
     @property
     def _provider(self) -> str:

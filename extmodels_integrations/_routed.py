@@ -63,6 +63,13 @@ class RoutedTarget:
         """Async twin of :meth:`stream_complete`."""
         return self.router.astream(lambda c: c.astream_complete(request))
 
+    def reported_context_window(self) -> int | None:
+        """The smallest window the served entities state; ``None`` unless every one does (a
+        request may land on any of them)."""
+        windows = [e.client.reported_context_window() for e in self.router.entities]
+        known = [w for w in windows if w is not None]
+        return min(known) if known and len(known) == len(windows) else None
+
     def embedding_batch_size(self, requested: int | None = None) -> int:
         """The smallest per-request limit of the served entities."""
         return min(e.client.embedding_batch_size(requested) for e in self.router.entities)

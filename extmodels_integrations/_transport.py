@@ -142,6 +142,12 @@ class Transport:
         """Send ``request`` with retries and return the decoded JSON body and headers."""
         return _control.call(self.retry, lambda _: self._json(request, map_error), self.sleep)
 
+    def send_json_once(
+        self, request: HttpRequest, map_error: ErrorMapper
+    ) -> tuple[Any, httpx.Headers]:
+        """:meth:`send_json` without retries, for questions a failure only leaves unanswered."""
+        return self._json(request, map_error)
+
     async def asend_json(
         self, request: HttpRequest, map_error: ErrorMapper
     ) -> tuple[Any, httpx.Headers]:

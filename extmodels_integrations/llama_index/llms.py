@@ -50,7 +50,7 @@ from extmodels_integrations.llama_index._convert import (
     tool_selections,
 )
 from extmodels_integrations.llama_index._events import aobserve_stream, observe_stream, observer
-from extmodels_integrations.llama_index._models import ModelInfo, lookup
+from extmodels_integrations.llama_index._models import UNKNOWN, ModelInfo, lookup
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -65,7 +65,8 @@ class _Limits(GenerativeTarget):
     """The metadata fields LlamaIndex sizes prompts with; ``None`` reads the known-models table."""
 
     context_window: int | None = None
-    """Input plus output tokens; ``None``: from the table of known models (8192 if unknown)."""
+    """Input plus output tokens; ``None``: from the table of known models, else what the
+    server states (vLLM, llama.cpp's ``llama-server``, ...), else 8192."""
     num_output: int | None = None
     """Tokens reserved for the answer; ``None``: ``max_tokens``, else from the table."""
 
@@ -74,6 +75,11 @@ class _Limits(GenerativeTarget):
 
     def _limits(self) -> tuple[int, int]:
         info = self._info()
+        if info is UNKNOWN and self.context_window is None:
+            # Asked once per client (it caches the answer); most servers state nothing.
+            window = self.client.reported_context_window()
+            if window is not None:
+                info = ModelInfo(window, UNKNOWN.max_output)
         context = self.context_window or info.context_window
         return context, self.num_output or info.num_output(self.max_tokens)
 

@@ -276,6 +276,16 @@ class Adapter:
     def parse_embeddings(self, data: Any, headers: Mapping[str, str]) -> EmbeddingsResponse:
         raise self._unsupported("llm/v1/embeddings")
 
+    # served limits
+    def context_window_requests(self) -> tuple[HttpRequest, ...]:
+        """Requests whose answers may state the served model's context window; none where the
+        provider publishes its limits (the LlamaIndex classes' table knows those)."""
+        return ()
+
+    def read_context_window(self, data: Any) -> int | None:
+        """The context window one answer to :meth:`context_window_requests` states, if any."""
+        return None
+
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
         """:meth:`map_error` with this target's credentials masked: the client's error mapper."""
         error = self.map_error(status, headers, body)

@@ -9,11 +9,16 @@ from typing import Any
 from extmodels_integrations._auth import Auth, EntraTokenAuth, StaticAuth
 from extmodels_integrations._config import ExternalModel, OpenAiConfig
 from extmodels_integrations._exceptions import APIError, ConfigurationError
+from extmodels_integrations._provider_configs import DEFAULT_OPENAI_API_BASE
 from extmodels_integrations._reading import public_url
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._types import ChatRequest, Task
 from extmodels_integrations._wire import HttpRequest
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
+from extmodels_integrations.providers._served_limits import (
+    context_window_requests,
+    read_context_window,
+)
 
 __all__ = ["OpenAIAdapter", "build", "openai_auth"]
 
@@ -35,7 +40,7 @@ class OpenAIAdapter(OpenAIFormatAdapter):
         model: str,
         task: Task | None,
         auth: Auth,
-        api_base: str = "https://api.openai.com/v1",
+        api_base: str = DEFAULT_OPENAI_API_BASE,
         api_type: str = "openai",
         api_version: str | None = None,
         deployment: str | None = None,
@@ -71,6 +76,15 @@ class OpenAIAdapter(OpenAIFormatAdapter):
             url = f"{self.api_base}/{path}"
             body["model"] = model or self.model
         return HttpRequest(url=url, json=body, headers=self.headers(), params=params)
+
+    def context_window_requests(self) -> tuple[HttpRequest, ...]:
+        # OpenAI and Azure publish their limits; only a compatible server may state its own.
+        if self.is_azure or self.api_base == DEFAULT_OPENAI_API_BASE:
+            return ()
+        return context_window_requests(self.api_base)
+
+    def read_context_window(self, data: Any) -> int | None:
+        return read_context_window(data, self.model)
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
         error = super().map_error(status, headers, body)
