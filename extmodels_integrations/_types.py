@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
+from extmodels_integrations._exceptions import ConfigurationError
+
 __all__ = [
     "CHAT",
     "COMPLETIONS",
@@ -65,6 +67,29 @@ def normalize_finish_reason(value: object) -> str | None:
     return _FINISH_REASONS.get(text, text)
 
 
+def unnested(extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` with the query format's nested ``extra_params`` object (``{"prompt": ...,
+    "extra_params": {"top_p": 0.9}}``, as the external-model docs write a request) merged in,
+    so its parameters reach the provider as parameters and not as one unknown field."""
+    nested = extra.get("extra_params")
+    if nested is None:
+        return extra
+    if not isinstance(nested, dict):
+        raise ConfigurationError(
+            f"extra_params: must be an object of provider parameters such as "
+            f"{{'top_p': 0.9}}, got {type(nested).__name__}"
+        )
+    clash = sorted(k for k in nested if k in extra and extra[k] != nested[k])
+    if clash:
+        raise ConfigurationError(
+            f"extra_params: {', '.join(clash)} given both inside extra_params and beside it, "
+            "with different values: give each parameter once"
+        )
+    out = {k: v for k, v in extra.items() if k != "extra_params"}
+    out.update(nested)
+    return out
+
+
 class Message(TypedDict, total=False):
     """An OpenAI-style chat message as sent in a request.
 
@@ -102,6 +127,10 @@ class ChatRequest:
     model: str | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if "extra_params" in self.extra_params:
+            self.extra_params = unnested(self.extra_params)
+
     def to_payload(self) -> dict[str, Any]:
         """The unified JSON body; ``extra_params`` are merged last so they pass through."""
         body = _drop_none(
@@ -133,6 +162,10 @@ class CompletionRequest:
     model: str | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if "extra_params" in self.extra_params:
+            self.extra_params = unnested(self.extra_params)
+
     def to_payload(self) -> dict[str, Any]:
         """The unified JSON body; ``extra_params`` are merged last so they pass through."""
         body = _drop_none(
@@ -160,6 +193,10 @@ class EmbeddingsRequest:
     input_kind: Literal["query", "document"] = "document"
     model: str | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if "extra_params" in self.extra_params:
+            self.extra_params = unnested(self.extra_params)
 
     def to_payload(self) -> dict[str, Any]:
         """The unified JSON body."""
