@@ -36,6 +36,7 @@ from extmodels_integrations._types import (
     CompletionChoice,
     CompletionChunk,
     Message,
+    ReasoningBlock,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -56,6 +57,12 @@ __all__ = [
     "tool_selections",
     "usage_kwargs",
 ]
+
+# Where a ThinkingBlock keeps what the provider needs to take the block back: the key
+# llama-index-llms-anthropic and -bedrock-converse use for the signature, so histories move
+# between them and these classes; and the encrypted data of a redacted block.
+_SIGNATURE = "signature"
+_REDACTED = "redacted_thinking"
 
 # Roles other providers' LlamaIndex classes produce, in the unified vocabulary.
 _ROLES = {"chatbot": "assistant", "model": "assistant", "function": "tool"}
@@ -92,7 +99,11 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]] | None:
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
             parts.append({"type": "image_url", "image_url": _image_url(block)})
-        elif not isinstance(block, ToolCallBlock | ThinkingBlock | CachePoint):
+        elif isinstance(block, ThinkingBlock):
+            signed = _signed(block)
+            if signed is not None:
+                parts.append(signed.as_content())
+        elif not isinstance(block, ToolCallBlock | CachePoint):
             # Sent nowhere rather than silently dropped: the caller should know.
             raise ConfigurationError(
                 f"{type(block).__name__} content is not supported: send text and images"
@@ -101,6 +112,25 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]] | None:
         # Plain strings where possible: some serving endpoints reject a list of parts.
         return "\n".join(p["text"] for p in parts) if parts else None
     return parts
+
+
+def _signed(block: ThinkingBlock) -> ReasoningBlock | None:
+    """The block as reasoning to send back, when the provider signed it (Anthropic extended
+    thinking refuses a tool-use turn without it); unsigned reasoning is not sent back."""
+    info = block.additional_information
+    redacted, signature = info.get(_REDACTED), info.get(_SIGNATURE)
+    if isinstance(redacted, str):
+        return ReasoningBlock("", redacted=redacted)
+    if isinstance(signature, str):
+        return ReasoningBlock(block.content or "", signature)
+    return None
+
+
+def _thinking(block: ReasoningBlock) -> ThinkingBlock:
+    if block.redacted is not None:
+        return ThinkingBlock(content="", additional_information={_REDACTED: block.redacted})
+    info = {_SIGNATURE: block.signature} if block.signature is not None else {}
+    return ThinkingBlock(content=block.text, additional_information=info)
 
 
 def _image_url(block: ImageBlock) -> dict[str, Any]:
@@ -153,10 +183,15 @@ def usage_kwargs(usage: Usage | None) -> dict[str, int]:
 
 
 def _assistant(
-    content: str | None, reasoning: str | None, calls: Sequence[ToolCall | ToolCallDelta]
+    content: str | None,
+    reasoning: str | None,
+    calls: Sequence[ToolCall | ToolCallDelta],
+    signed: Sequence[ReasoningBlock] = (),
 ) -> ChatMessage:
     blocks: list[Any] = []
-    if reasoning:
+    if signed:
+        blocks.extend(_thinking(b) for b in signed)
+    elif reasoning:
         blocks.append(ThinkingBlock(content=reasoning))
     blocks.append(TextBlock(text=content or ""))
     dicts = []
@@ -196,7 +231,7 @@ def to_chat_response(response: UnifiedChatResponse, model: str | None) -> ChatRe
     """A LlamaIndex chat response from the first choice of a unified one."""
     choice = response.choices[0] if response.choices else None
     message = (
-        _assistant(choice.content, choice.reasoning, choice.tool_calls)
+        _assistant(choice.content, choice.reasoning, choice.tool_calls, choice.reasoning_blocks)
         if choice is not None
         else _assistant(None, None, [])
     )
@@ -285,12 +320,14 @@ class ChatStream:
     """Accumulates unified chat chunks into LlamaIndex responses: each carries the message so
     far and the new text; :meth:`last` carries usage, finish reason and model, once."""
 
-    __slots__ = ("calls", "finish_reason", "model", "raw", "reasoning", "text", "usage")
+    __slots__ = ("calls", "finish_reason", "model", "raw", "reasoning", "signed", "text", "usage")
 
     def __init__(self, model: str | None) -> None:
         self.model = model
         self.text = ""
         self.reasoning = ""
+        # Signed reasoning blocks by their stream index (Anthropic), joined as they arrive.
+        self.signed: dict[int, ReasoningBlock] = {}
         self.calls: dict[int, ToolCallDelta] = {}
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -309,6 +346,8 @@ class ChatStream:
             self._merge(delta)
         self.text += choice.content or ""
         self.reasoning += choice.reasoning or ""
+        if choice.reasoning_index is not None:
+            self._sign(choice)
         if not (choice.content or choice.tool_calls or choice.reasoning):
             return None
         extra = {"thinking_delta": choice.reasoning} if choice.reasoning else {}
@@ -318,6 +357,15 @@ class ChatStream:
             raw=self.raw,
             additional_kwargs=extra,
         )
+
+    def _sign(self, choice: ChatChunkChoice) -> None:
+        assert choice.reasoning_index is not None
+        block = self.signed.setdefault(choice.reasoning_index, ReasoningBlock(""))
+        block.text += choice.reasoning or ""
+        if choice.reasoning_signature is not None:
+            block.signature = (block.signature or "") + choice.reasoning_signature
+        if choice.reasoning_redacted is not None:
+            block.redacted = (block.redacted or "") + choice.reasoning_redacted
 
     def _merge(self, delta: ToolCallDelta) -> None:
         known = self.calls.get(delta.index)
@@ -338,7 +386,8 @@ class ChatStream:
                 role=MessageRole.ASSISTANT, blocks=[{"block_type": "text", "text": self.text}]
             )
         calls = [self.calls[i] for i in sorted(self.calls)]
-        return _assistant(self.text, self.reasoning or None, calls)
+        signed = [self.signed[i] for i in sorted(self.signed)]
+        return _assistant(self.text, self.reasoning or None, calls, signed)
 
     def last(self) -> ChatResponse:
         """The closing response: the whole message, no new text, usage and metadata."""
