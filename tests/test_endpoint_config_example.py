@@ -52,8 +52,10 @@ def test_the_demo_routes_70_30_from_both_frameworks_on_an_openai_compatible_serv
             timeout=120,
             check=False,
         )
-        paths = Counter(r.path for r in server.requests)
-        tokens = Counter(r.headers.get("authorization") for r in server.requests)
+        posts = [r for r in server.requests if r.method == "POST"]
+        probes = {r.path for r in server.requests if r.method == "GET"}
+        paths = Counter(r.path for r in posts)
+        tokens = Counter(r.headers.get("authorization") for r in posts)
     assert done.returncode == 0, done.stderr
     assert CONFIG.read_text() == before
     assert (
@@ -70,7 +72,9 @@ def test_the_demo_routes_70_30_from_both_frameworks_on_an_openai_compatible_serv
     assert re.search(r"streamed by (openai-primary|team-endpoint) \(openai\)", done.stdout)
     assert "LlamaIndex: " in done.stdout and "answered by " in done.stdout
     # Only the routes every OpenAI-compatible server has; each entity sent its own secret.
+    # The GETs are LlamaIndex's context-window probe (llama.cpp's /props, then /v1/models).
     assert set(paths) == {"/v1/chat/completions"}
+    assert probes <= {"/props", "/v1/models"}
     assert tokens["Bearer sk-demo-openai"] >= answered["openai-primary"]
     assert tokens["Bearer dapi-demo-databricks"] >= answered["team-endpoint"]
     assert set(tokens) == {"Bearer sk-demo-openai", "Bearer dapi-demo-databricks"}
