@@ -78,6 +78,7 @@ _FINISH_REASONS: Mapping[str, str] = {
 _CHAT_REJECTED = {
     "logit_bias": "Jamba chat has no logit_bias; remove it",
     "top_k": "Jamba chat has no top-k sampling; use top_p",
+    "reasoning_effort": "Jamba models do not reason; remove reasoning_effort",
 }
 # J2 spells its fields in camelCase; penalties are objects ({"scale": x, ...}).
 _J2_RENAMED = {"top_p": "topP", "min_tokens": "minTokens"}

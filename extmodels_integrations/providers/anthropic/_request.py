@@ -9,6 +9,7 @@ from typing import Any
 from extmodels_integrations._exceptions import ConfigurationError, UnsupportedParameterError
 from extmodels_integrations._types import ChatRequest, CompletionRequest
 from extmodels_integrations.providers._base import provider_params
+from extmodels_integrations.providers._reasoning import TOKEN_BUDGETS, split_effort
 from extmodels_integrations.providers.anthropic._messages import convert_messages
 
 # Output caps from Anthropic's model comparison table (docs "Models overview"), the same numbers
@@ -123,8 +124,34 @@ def completion_messages_body(
 
 def _with_extra(body: dict[str, Any], extra: Mapping[str, Any], provider: str) -> dict[str, Any]:
     # Provider-native fields (top_k, top_p, metadata, thinking...) pass through and win.
-    body.update(provider_params(provider, extra, renamed=_RENAMED, rejected=_REJECTED))
+    effort, rest = split_effort(provider, extra, "thinking")
+    if effort is not None:
+        rest["thinking"] = _thinking(effort, body, provider)
+    body.update(provider_params(provider, rest, renamed=_RENAMED, rejected=_REJECTED))
     return body
+
+
+def _thinking(effort: str, body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    if effort == "none":
+        return {"type": "disabled"}
+    budget, max_tokens = TOKEN_BUDGETS[effort], body["max_tokens"]
+    if body.get("temperature") not in (None, 1):
+        # Extended thinking runs at temperature 1 only; the API 400s on anything else.
+        raise UnsupportedParameterError(
+            provider,
+            "temperature",
+            f"Claude thinks only at temperature 1, not {body['temperature']}: remove "
+            "temperature or reasoning_effort",
+        )
+    if max_tokens <= budget:
+        # The API refuses a budget that is not below max_tokens: say so before sending.
+        raise UnsupportedParameterError(
+            provider,
+            "reasoning_effort",
+            f"{effort!r} thinks up to {budget} tokens, which must stay below max_tokens "
+            f"({max_tokens}): raise max_tokens or lower the effort",
+        )
+    return {"type": "enabled", "budget_tokens": budget}
 
 
 def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:

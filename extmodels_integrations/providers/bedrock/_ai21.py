@@ -23,6 +23,7 @@ from extmodels_integrations.providers._base import ParsedStream, provider_params
 from extmodels_integrations.providers._openai_format import parse_chat as parse_openai_chat
 from extmodels_integrations.providers._views import completion_chunk, completion_from_chat
 from extmodels_integrations.providers.bedrock._common import (
+    NO_REASONING,
     PROVIDER,
     _Dialect,
     _header_usage,
@@ -130,5 +131,5 @@ def _jamba_body(
         "n": request.n,
     }
     body = {k: v for k, v in fields.items() if v is not None}
-    body.update(provider_params(PROVIDER, request.extra_params))
+    body.update(provider_params(PROVIDER, request.extra_params, rejected=NO_REASONING))
     return body

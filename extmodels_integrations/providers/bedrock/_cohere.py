@@ -32,6 +32,7 @@ from extmodels_integrations._types import (
 from extmodels_integrations.providers._base import ParsedStream, provider_params
 from extmodels_integrations.providers._views import completion_from_chat
 from extmodels_integrations.providers.bedrock._common import (
+    NO_REASONING,
     PROVIDER,
     _Dialect,
     _finish,
@@ -100,7 +101,11 @@ class _Cohere(_Dialect):
         if request.tools:
             body["tools"] = [_cohere_tool(t) for t in request.tools]
         _cohere_sampling(body, request.max_tokens, request.temperature, request.stop)
-        body.update(provider_params(PROVIDER, request.extra_params, renamed=_COHERE_RENAMES))
+        body.update(
+            provider_params(
+                PROVIDER, request.extra_params, renamed=_COHERE_RENAMES, rejected=NO_REASONING
+            )
+        )
         return body
 
     def completion_body(
@@ -118,7 +123,11 @@ class _Cohere(_Dialect):
             _reject_n(request.n, "Cohere chat")
             body = {"message": prompt}
         _cohere_sampling(body, request.max_tokens, request.temperature, request.stop)
-        body.update(provider_params(PROVIDER, request.extra_params, renamed=_COHERE_RENAMES))
+        body.update(
+            provider_params(
+                PROVIDER, request.extra_params, renamed=_COHERE_RENAMES, rejected=NO_REASONING
+            )
+        )
         return body
 
     def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:

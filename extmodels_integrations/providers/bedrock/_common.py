@@ -27,6 +27,11 @@ PROVIDER = "amazon-bedrock"
 _VENDORS = {"anthropic": "anthropic", "cohere": "cohere", "ai21labs": "ai21", "amazon": "amazon"}
 # The Databricks external-model docs name Jurassic-2 by its short name; Bedrock's ids end -v1.
 _SHORT_NAMES = {"j2-mid": "j2-mid-v1", "j2-ultra": "j2-ultra-v1"}
+# Only Bedrock's Anthropic models think; the other families would ignore the field or 400.
+NO_REASONING = {
+    "reasoning_effort": "only bedrock_provider 'anthropic' models reason on Bedrock; "
+    "remove reasoning_effort or serve a Claude model"
+}
 
 
 def model_id(name: str, bedrock_provider: str) -> str:

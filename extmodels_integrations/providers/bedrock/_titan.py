@@ -28,6 +28,7 @@ from extmodels_integrations._types import (
 )
 from extmodels_integrations.providers._base import ParsedStream, provider_params
 from extmodels_integrations.providers.bedrock._common import (
+    NO_REASONING,
     PROVIDER,
     _Dialect,
     _finish,
@@ -77,7 +78,9 @@ class _Titan(_Dialect):
             config["temperature"] = temperature
         if stop:
             config["stopSequences"] = list(stop)
-        config.update(provider_params(PROVIDER, extra, renamed={"top_p": "topP"}))
+        config.update(
+            provider_params(PROVIDER, extra, renamed={"top_p": "topP"}, rejected=NO_REASONING)
+        )
         body: dict[str, Any] = {"inputText": text}
         if config:
             body["textGenerationConfig"] = config

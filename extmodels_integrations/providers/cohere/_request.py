@@ -10,6 +10,7 @@ from typing import Any
 from extmodels_integrations._exceptions import UnsupportedParameterError
 from extmodels_integrations._types import ChatRequest, CompletionRequest, Message
 from extmodels_integrations.providers._base import provider_params
+from extmodels_integrations.providers._reasoning import TOKEN_BUDGETS, split_effort
 from extmodels_integrations.providers.cohere._errors import PROVIDER
 
 _CHAT_RENAMED = {"top_k": "k", "top_p": "p"}
@@ -140,11 +141,15 @@ def chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, An
     if request.response_format:
         body["response_format"] = _response_format(request.response_format)
     _sampling(body, request.temperature, request.max_tokens, request.stop)
-    body.update(
-        provider_params(
-            PROVIDER, request.extra_params, renamed=_CHAT_RENAMED, rejected=_CHAT_REJECTED
+    effort, extra = split_effort(PROVIDER, request.extra_params, "thinking")
+    if effort is not None:
+        # Command A Reasoning's switch; other Command models answer that they do not reason.
+        extra["thinking"] = (
+            {"type": "disabled"}
+            if effort == "none"
+            else {"type": "enabled", "token_budget": TOKEN_BUDGETS[effort]}
         )
-    )
+    body.update(provider_params(PROVIDER, extra, renamed=_CHAT_RENAMED, rejected=_CHAT_REJECTED))
     if stream:
         body["stream"] = True
     return body

@@ -13,6 +13,7 @@ from typing import Any
 from extmodels_integrations._exceptions import ConfigurationError, UnsupportedParameterError
 from extmodels_integrations._types import ChatRequest, CompletionRequest, Message
 from extmodels_integrations.providers._base import provider_params
+from extmodels_integrations.providers._reasoning import GEMINI_BUDGETS, split_effort
 from extmodels_integrations.providers.vertex._errors import PROVIDER
 from extmodels_integrations.providers.vertex._schema import gemini_schema
 
@@ -212,6 +213,11 @@ def _body(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"contents": contents}
     config = {k: v for k, v in generation.items() if v is not None}
+    effort, extra = split_effort(PROVIDER, extra, "thinkingConfig")
+    if effort is not None:
+        # Thoughts included: asking for reasoning means wanting to see it (reasoning blocks).
+        budget = GEMINI_BUDGETS[effort]
+        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": budget > 0}
     for key, value in provider_params(
         PROVIDER, extra, renamed=_RENAMED, rejected=_REJECTED
     ).items():
