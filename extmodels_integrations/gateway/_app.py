@@ -2,8 +2,8 @@
 
 Each request: bearer token -> principal (401/403), endpoint lookup (404), the shared limiter
 (429 + Retry-After), the routing core (traffic split, fallbacks, retries, provider), then one
-usage row when the endpoint tracks usage -- for streams when the stream ends, fails, or the
-client goes away.
+usage row when the endpoint tracks usage. A stream's row is written before its last event goes
+out (or when the client goes away), so a client that saw the end can count on the row.
 """
 
 from __future__ import annotations
@@ -260,7 +260,9 @@ def _stream(gw: Gateway, call: _Call, body: dict[str, Any]) -> Response:
         return _error_response(error)
 
     async def events() -> AsyncIterator[bytes]:
-        status, entity, usage, error_type = 200, None, None, None
+        # The usage row is written before the stream's last event: a client that saw the
+        # stream end can count on its row being there.
+        entity, usage = None, None
         try:
             async for chunk in chunks:
                 entity = routing_metadata(chunk).get("served_entity", entity)
@@ -270,20 +272,19 @@ def _stream(gw: Gateway, call: _Call, body: dict[str, Any]) -> Response:
                     + json.dumps(_shapes.chunk_json(chunk, served.name)).encode()
                     + b"\n\n"
                 )
-            yield b"data: [DONE]\n\n"
         except ExternalModelError as exc:
-            error = from_model_error(exc)
-            status, error_type = error.status, error.error_type
-            entity = exc.served_entity or entity
+            error, entity = from_model_error(exc), exc.served_entity or entity
+            await gw.finish(call, error.status, entity, usage, error.error_type)
             # Headers are gone: the error travels as the stream's last event, with the
             # workspace's fields and the "error" object OpenAI-style clients raise on.
             event = {**error.body(), "error": {"message": error.message, "code": error.error_code}}
             yield b"data: " + json.dumps(event).encode() + b"\n\n"
+            return
         except BaseException:
-            status, error_type = 499, "client_disconnected"
+            await gw.finish(call, 499, entity, usage, "client_disconnected")
             raise
-        finally:
-            await gw.finish(call, status, entity, usage, error_type)
+        await gw.finish(call, 200, entity, usage, None)
+        yield b"data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
