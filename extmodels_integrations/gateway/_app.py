@@ -290,6 +290,9 @@ def _stream(gw: Gateway, call: _Call, body: dict[str, Any]) -> Response:
 
 
 def _routes(gw: Gateway) -> list[Route]:
+    # Here, not at the top: the management routes build on this module.
+    from extmodels_integrations.gateway._manage import manage_routes
+
     async def invocations(request: Request) -> Response:
         return await _invoke(gw, request, request.path_params["name"], None)
 
@@ -320,6 +323,7 @@ def _routes(gw: Gateway) -> list[Route]:
         Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
         Route("/api/2.0/serving-endpoints", list_endpoints, methods=["GET"]),
         Route("/api/2.0/serving-endpoints/{name}", get_endpoint, methods=["GET"]),
+        *manage_routes(gw),
     ]
 
 

@@ -3,15 +3,17 @@ client built once (sharing the gateway's one httpx pool), and its AI Gateway set
 
 The store keeps endpoints in memory; with ``config_dir`` set, every create / update / delete
 through the API is also written to (or removed from) ``<config_dir>/<name>.json``, and those
-files are loaded at start, so lifecycle changes survive a restart. Config files given on the
-command line are loaded first; an API update of one of them is persisted to ``config_dir``
-only (the operator's file is never rewritten).
+files are loaded at start, so lifecycle changes survive a restart. Every worker and replica
+given the same directory sees each other's changes at its next request (``refresh``). Config
+files given on the command line are loaded first; an API update of one of them is persisted to
+``config_dir`` only, and deleting one leaves a marker there (the operator's file is never
+rewritten). Without ``config_dir`` changes live in one process only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -23,10 +25,14 @@ import httpx
 
 from extmodels_integrations._client import ExternalClient
 from extmodels_integrations._endpoint_config import EndpointConfig, load_endpoint_config
+from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations.gateway._config_dir import ConfigDir, Meta
 from extmodels_integrations.gateway._errors import GatewayError, not_found
 from extmodels_integrations.gateway._ratelimit import Limit
 
 __all__ = ["EndpointStore", "Served"]
+
+_log = logging.getLogger("extmodels_integrations.gateway")
 
 
 def _enabled(block: Any) -> bool:
@@ -60,6 +66,8 @@ class Served:
     creator: str
     created: int
     id: str
+    version: int = 1
+    """The config version: 1 at creation, one more per update, as a workspace counts."""
 
     @property
     def name(self) -> str:
@@ -71,7 +79,9 @@ class Served:
         entities = [
             {
                 "name": e.name,
-                "external_model": _public_model(e.external_model.model_dump(exclude_none=True)),
+                "external_model": _public_model(
+                    e.external_model.model_dump(exclude_none=True, exclude_unset=True)
+                ),
                 "state": {"deployment": "DEPLOYMENT_READY"},
                 "creator": self.creator,
                 "creation_timestamp": self.created,
@@ -96,7 +106,7 @@ class Served:
             "config": {
                 "served_entities": entities,
                 "traffic_config": {"routes": routes},
-                "config_version": 1,
+                "config_version": self.version,
             },
             "task": self.config.task,
             "endpoint_type": "EXTERNAL_MODEL",
@@ -126,8 +136,11 @@ class EndpointStore:
 
     def __init__(self, http: httpx.AsyncClient, config_dir: Path | None = None) -> None:
         self._http = http
-        self._dir = config_dir
+        self._dir = ConfigDir(config_dir) if config_dir is not None else None
         self._served: dict[str, Served] = {}
+        self._operator: dict[str, Served] = {}
+        self._seen: dict[str, int] = {}
+        """Config-directory files this store has read, with their modification times."""
 
     def build(self, source: Mapping[str, Any] | str | Path, creator: str) -> Served:
         """Validate a create body and build its client (raises ``ConfigurationError``)."""
@@ -153,15 +166,47 @@ class EndpointStore:
 
     def load(self, paths: list[Path]) -> None:
         """Serve the command line's config files, then the config directory's."""
-        files = list(paths)
-        if self._dir is not None and self._dir.is_dir():
-            files += sorted(self._dir.glob("*.json"))
-        for path in files:
+        for path in paths:
             served = self.build(path, "gateway-operator")
-            self._served[served.name] = served
+            self._operator[served.name] = served
+        self._served = dict(self._operator)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Take in what other workers or replicas changed in the config directory."""
+        if self._dir is None or not self._dir.changed():
+            return
+        files, deleted = self._dir.bodies(), self._dir.deleted()
+        served = {k: v for k, v in self._operator.items() if k not in deleted}
+        for name, (path, mtime) in files.items():
+            current = self._served.get(name)
+            if self._seen.get(name) == mtime and current is not None:
+                served[name] = current
+                continue
+            try:
+                served[name] = self._from_dir(name, path)
+            except ConfigurationError as error:
+                # A file a person broke must not take the served version down with it.
+                _log.error("config directory: %s not loaded: %s", path.name, error)
+                if current is not None:
+                    served[name] = current
+                continue
+            self._seen[name] = mtime
+        self._seen = {k: v for k, v in self._seen.items() if k in files}
+        self._served = served
+
+    def _from_dir(self, name: str, path: Path) -> Served:
+        assert self._dir is not None
+        served = self.build(path, "gateway-operator")
+        meta = self._dir.meta(name)
+        if meta is not None:
+            served.creator, served.created, served.id = meta.creator, meta.created, meta.id
+            served.version = meta.version
+        return served
 
     def get(self, name: str) -> Served:
         """The endpoint ``name`` or a 404."""
+        self.refresh()
         found = self._served.get(name)
         if found is None:
             raise not_found(name)
@@ -169,46 +214,46 @@ class EndpointStore:
 
     def all(self) -> list[Served]:
         """Every served endpoint, by name."""
+        self.refresh()
         return [self._served[k] for k in sorted(self._served)]
 
     async def put(self, served: Served, *, create: bool) -> None:
         """Add (``create``) or replace an endpoint, persisting it when configured."""
+        self.refresh()
         old = self._served.get(served.name)
         if create and old is not None:
             raise GatewayError(
                 409,
                 "RESOURCE_ALREADY_EXISTS",
                 f"Endpoint with name '{served.name}' already exists.",
+                error_type="already_exists",
             )
         if not create and old is None:
             raise not_found(served.name)
         if old is not None:
             served.creator, served.created, served.id = old.creator, old.created, old.id
+            served.version = old.version + 1
+        if self._dir is not None:
+            meta = Meta(served.creator, served.created, served.id, served.version)
+            self._seen[served.name] = self._dir.write(served.name, served.body, meta)
         self._served[served.name] = served
-        self._write(served.name, served.body)
         if old is not None:
             await old.client.aclose()
 
     async def delete(self, name: str) -> None:
         """Stop serving ``name``."""
+        self.refresh()
         served = self.get(name)
         del self._served[name]
         if self._dir is not None:
-            (self._dir / f"{name}.json").unlink(missing_ok=True)
+            self._dir.remove(name, from_command_line=name in self._operator)
+            self._seen.pop(name, None)
         await served.client.aclose()
-
-    def _write(self, name: str, body: dict[str, Any]) -> None:
-        if self._dir is None:
-            return
-        self._dir.mkdir(parents=True, exist_ok=True)
-        target = self._dir / f"{name}.json"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(body, indent=2), encoding="utf-8")
-        tmp.replace(target)  # atomic: a worker reading at start never sees half a file
 
     async def aclose(self) -> None:
         """Close every endpoint's client."""
-        for served in self._served.values():
+        every = (*self._served.values(), *self._operator.values())
+        for served in {id(s): s for s in every}.values():
             await served.client.aclose()
 
 
