@@ -5,24 +5,20 @@ changes seen by every worker sharing the config directory."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from extmodels_integrations import ExternalClient
 from extmodels_integrations.endpoints import EndpointAlreadyExistsError, EndpointsClient
-from extmodels_integrations.gateway._app import Settings, create_app
+from extmodels_integrations.gateway._app import Settings
 from extmodels_integrations.gateway._endpoints import EndpointStore
+from tests.gateway._inprocess import serve
 from tests.support.openai_server import OpenAIStubServer
 
 ADMIN = "gw-manage-token-admin"
@@ -30,7 +26,7 @@ USER = "gw-manage-token-user"
 PROVIDER_KEY = "sk-providerCANARY-manage-5521"
 
 
-def _body(name: str, base: str, *, temperature: float | None = None) -> dict[str, Any]:
+def _body(name: str, base: str) -> dict[str, Any]:
     model: dict[str, Any] = {
         "name": "stub-model",
         "provider": "openai",
@@ -45,29 +41,6 @@ def _body(name: str, base: str, *, temperature: float | None = None) -> dict[str
         "config": {"served_entities": [{"name": "stub", "external_model": model}]},
         "ai_gateway": {"usage_tracking_config": {"enabled": True}},
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serve(settings: Settings) -> Iterator[tuple[str, Any]]:
-    app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.gateway
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _tokens(tmp_path: Path) -> str:
@@ -92,7 +65,7 @@ def gateway(tmp_path: Path, stub: str) -> Iterator[tuple[str, Any]]:
     settings = Settings(
         (), _tokens(tmp_path), f"sqlite:///{tmp_path}/u.db", config_dir=str(tmp_path / "d")
     )
-    with _serve(settings) as running:
+    with serve(settings) as running:
         yield running
 
 
