@@ -7,8 +7,9 @@ scrape each worker (or sum the usage table) when exact totals across workers mat
 
 Labels are the endpoint and served entity (bounded: the operator's configs), the status and the
 error type; never the requester (unbounded, and a user list is not for an unauthenticated
-scrape). A request refused before its endpoint is known (401, 404, a body that is not JSON) is
-counted with ``endpoint=""``, so a scan of made-up names cannot grow the label set.
+scrape). A request for a name the gateway does not serve (404), or with no name at all (a body
+that is not JSON), is counted with ``endpoint=""``, so a scan of made-up names cannot grow the
+label set.
 """
 
 from __future__ import annotations
