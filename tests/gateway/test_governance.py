@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from extmodels_integrations.gateway._errors import GatewayError
 from tests.gateway.test_gateway_clients import TOKEN, _serve
 from tests.support.canary import CANARIES, leaks
 from tests.support.openai_server import OpenAIStubServer
@@ -248,3 +249,52 @@ def test_no_inference_rows_unless_enabled(tmp_path: Path, stub: OpenAIStubServer
     with _serve(tmp_path, stub.base_url) as (host, gw):
         assert _post(host, "chat", _chat("hi")).status_code == 200
         assert asyncio.run(gw.store.inference()) == []
+
+
+def test_chunks_are_checked_per_choice_and_assembled_like_a_plain_answer() -> None:
+    from extmodels_integrations.gateway._governance import assemble, guard_chunks
+    from extmodels_integrations.gateway._guardrails import Guardrails
+
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": "m",
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+        }
+
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f"}}
+    chunks = [
+        chunk(0, {"role": "assistant", "content": "mail jane@"}),
+        chunk(1, {"role": "assistant", "content": "fine"}),
+        chunk(0, {"content": "example.com now"}),
+        chunk(1, {"tool_calls": [call]}),
+        chunk(1, {"tool_calls": [{"index": 0, "function": {"arguments": '{"a": 1}'}}]}, "stop"),
+        {**chunk(0, {}, "stop"), "usage": {"total_tokens": 3}},
+    ]
+    rails = Guardrails.from_config({"output": {"pii": {"behavior": "MASK"}}})
+    masked = guard_chunks(rails, chunks)
+    # The whole answer is masked across the chunk boundary that split the address.
+    assert [c["choices"][0]["delta"].get("content") for c in masked[:3]] == [
+        "mail [EMAIL] now",
+        "fine",
+        "",
+    ]
+    answer = assemble(masked)
+    assert answer is not None and answer["usage"] == {"total_tokens": 3}
+    first, second = answer["choices"]
+    assert first["message"]["content"] == "mail [EMAIL] now" and first["finish_reason"] == "stop"
+    assert second["message"]["tool_calls"] == [
+        {"type": "function", "id": "call_1", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    ]
+    text = [{"object": "text_completion", "choices": [{"index": 0, "text": t}]} for t in "ab"]
+    assert assemble(text) == {
+        "id": "",
+        "object": "text_completion",
+        "model": None,
+        "choices": [{"index": 0, "text": "ab"}],
+        "usage": None,
+    }
+    blocking = Guardrails.from_config({"output": {"invalid_keywords": ["fine"]}})
+    with pytest.raises(GatewayError, match="output guardrail"):
+        guard_chunks(blocking, chunks)
