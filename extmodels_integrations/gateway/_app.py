@@ -38,7 +38,12 @@ from extmodels_integrations.gateway._errors import (
     permission_denied,
     unauthenticated,
 )
-from extmodels_integrations.gateway._governance import guard_answer, guard_request, stored_payload
+from extmodels_integrations.gateway._governance import (
+    guard_answer,
+    guard_request,
+    refused_request,
+    stored_payload,
+)
 from extmodels_integrations.gateway._metrics import CONTENT_TYPE, Metrics
 from extmodels_integrations.gateway._ratelimit import Limiter, open_limiter
 from extmodels_integrations.gateway._streams import error_response, stream
@@ -270,10 +275,11 @@ async def _start(gw: Gateway, request: Request, name: str | None) -> Call | Resp
     # A refused request is a completed one too: it gets its usage row.
     refusal = await gw.admit(call)
     if refusal is None and call.served.guardrails.input_enabled:
+        rails, task = call.served.guardrails, call.served.config.task
         try:
-            call.body = guard_request(call.served.guardrails, call.served.config.task, body)
+            call.body = guard_request(rails, task, body)
         except GatewayError as blocked:
-            refusal = blocked
+            refusal, call.body = blocked, refused_request(rails, task, body)
     if refusal is not None:
         await gw.finish(call, refusal.status, None, None, refusal.error_type, refusal.body())
         return error_response(refusal)

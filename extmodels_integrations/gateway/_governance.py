@@ -17,9 +17,17 @@ from typing import Any
 from extmodels_integrations._types import CHAT, COMPLETIONS
 from extmodels_integrations.gateway._errors import GatewayError
 from extmodels_integrations.gateway._guardrails import GuardrailResult, Guardrails
+from extmodels_integrations.gateway._pii import mask_pii
 from extmodels_integrations.gateway._usage import REDACTED, redact_payload
 
-__all__ = ["assemble", "guard_answer", "guard_chunks", "guard_request", "stored_payload"]
+__all__ = [
+    "assemble",
+    "guard_answer",
+    "guard_chunks",
+    "guard_request",
+    "refused_request",
+    "stored_payload",
+]
 
 GUARDRAIL = "guardrail"
 # A place a text lives in a JSON body: (the dict or list holding it, its key or index).
@@ -77,6 +85,17 @@ def guard_request(guardrails: Guardrails, task: str, body: dict[str, Any]) -> di
     masked = copy.deepcopy(body)
     slots = _request_slots(task, masked)
     _apply(slots, guardrails.check_input([h[k] for h, k in slots]), "input")
+    return masked
+
+
+def refused_request(guardrails: Guardrails, task: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What the inference table keeps of a request the input guardrail blocked: with PII masked
+    when the endpoint guards PII, so the table does not become the copy the guardrail refused."""
+    if not guardrails.input_pii:
+        return body
+    masked = copy.deepcopy(body)
+    for holder, key in _request_slots(task, masked):
+        holder[key] = mask_pii(holder[key])[0]
     return masked
 
 

@@ -158,6 +158,11 @@ class Guardrails:
         return self._input.active
 
     @property
+    def input_pii(self) -> bool:
+        """Whether the request side looks for PII (``BLOCK`` or ``MASK``)."""
+        return self._input.pii != "NONE"
+
+    @property
     def output_enabled(self) -> bool:
         """Whether the response side has a guardrail (a stream is then buffered)."""
         return self._output.active

@@ -104,9 +104,15 @@ def test_input_pii_mask_is_what_the_provider_receives(
 def test_input_pii_block_names_the_kind_not_the_value(
     tmp_path: Path, stub: OpenAIStubServer
 ) -> None:
-    rails = {"guardrails": {"input": {"pii": {"behavior": "BLOCK"}}}}
-    with _serve(tmp_path, stub.base_url, ai_gateway=rails) as (host, _):
+    rails = {
+        "guardrails": {"input": {"pii": {"behavior": "BLOCK"}}},
+        "inference_table_config": {"enabled": True},
+    }
+    with _serve(tmp_path, stub.base_url, ai_gateway=rails) as (host, gw):
         refused = _post(host, "chat", _chat("my SSN is 123-45-6789"))
+        rows = asyncio.run(gw.store.inference())
+    # The inference table keeps the refused request with its PII masked, not a copy of it.
+    assert rows[0].request["messages"][0]["content"] == "my SSN is [US_SSN]"
     assert refused.status_code == 400
     message = refused.json()["message"]
     assert message == "Request blocked by the input guardrail: PII (US_SSN) in input"
