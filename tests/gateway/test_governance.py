@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations.gateway._errors import GatewayError
 from tests.gateway.test_gateway_clients import TOKEN, _serve
 from tests.support.canary import CANARIES, leaks
@@ -304,3 +305,18 @@ def test_chunks_are_checked_per_choice_and_assembled_like_a_plain_answer() -> No
     blocking = Guardrails.from_config({"output": {"invalid_keywords": ["fine"]}})
     with pytest.raises(GatewayError, match="output guardrail"):
         guard_chunks(blocking, chunks)
+
+
+@pytest.mark.parametrize(
+    ("side", "rule"), [("input", {"valid_topics": ["cooking"]}), ("output", {"safety": True})]
+)
+def test_classifier_guardrails_are_refused_when_the_config_loads(
+    tmp_path: Path, stub: OpenAIStubServer, side: str, rule: dict[str, Any]
+) -> None:
+    rails = {"guardrails": {side: rule}}
+    field = next(iter(rule))
+    with (
+        pytest.raises(ConfigurationError, match=rf"ai_gateway\.guardrails\.{side}\.{field}"),
+        _serve(tmp_path, stub.base_url, ai_gateway=rails),
+    ):
+        pass
