@@ -1,34 +1,35 @@
-"""The gateway's ASGI app (Starlette): auth, the invocation routes, the endpoints API.
+"""The gateway's ASGI app (Starlette): auth, the invocation routes, the endpoints API, metrics.
 
-Each request: bearer token -> principal (401/403), endpoint lookup (404), the shared limiter
-(429 + Retry-After), the routing core (traffic split, fallbacks, retries, provider), then one
-usage row when the endpoint tracks usage. A stream's row is written before its last event goes
-out (or when the client goes away), so a client that saw the end can count on the row.
+Each invocation: bearer token -> principal (401/403), endpoint lookup (404), the shared limiter
+(429 + Retry-After), input guardrails (400, or the masked body), the routing core (traffic split,
+fallbacks, retries, provider), output guardrails, then its usage row and inference row when the
+endpoint has them, its metrics and its access line. A stream's rows are written before its last
+event goes out (or when the client goes away), so a client that saw the end can count on them.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from extmodels_integrations._exceptions import ExternalModelError
 from extmodels_integrations._routing import routing_metadata
 from extmodels_integrations._types import CHAT, COMPLETIONS, EMBEDDINGS, Usage
 from extmodels_integrations.gateway import _shapes
+from extmodels_integrations.gateway._access import AccessLog, access_info
 from extmodels_integrations.gateway._endpoints import EndpointStore, Served
 from extmodels_integrations.gateway._errors import (
     GatewayError,
@@ -37,13 +38,22 @@ from extmodels_integrations.gateway._errors import (
     permission_denied,
     unauthenticated,
 )
+from extmodels_integrations.gateway._governance import (
+    guard_answer,
+    guard_request,
+    refused_request,
+    stored_payload,
+)
+from extmodels_integrations.gateway._metrics import CONTENT_TYPE, Metrics
 from extmodels_integrations.gateway._ratelimit import Limiter, open_limiter
+from extmodels_integrations.gateway._streams import error_response, stream
 from extmodels_integrations.gateway._tokens import Principal, TokenTable, load_tokens
-from extmodels_integrations.gateway._usage import Store, UsageRow, open_store
+from extmodels_integrations.gateway._usage import InferenceRow, Store, UsageRow, open_store
 
-__all__ = ["Settings", "create_app"]
+__all__ = ["Call", "Gateway", "Settings", "create_app"]
 
-_log = logging.getLogger("extmodels_integrations.gateway")
+# When an invocation arrived (perf_counter), for the latency of one refused before its Call.
+STARTED_KEY = "extmodels.started"
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,8 @@ class Settings:
 
 
 @dataclass
-class _Call:
-    """What one request's usage row needs, filled in as it goes."""
+class Call:
+    """One invocation: what its usage / inference rows, metrics and access line need."""
 
     served: Served
     principal: Principal
@@ -67,6 +77,10 @@ class _Call:
     arrived: datetime
     streamed: bool
     request_id: str
+    body: dict[str, Any]
+    """The request as the provider receives it (masked by input guardrails)."""
+    info: dict[str, Any]
+    token: str = field(repr=False)
 
 
 class Gateway:
@@ -81,6 +95,7 @@ class Gateway:
         self.endpoints.load([Path(p) for p in settings.configs])
         self.store: Store = open_store(settings.store)
         self.limiter: Limiter = open_limiter(settings.limiter)
+        self.metrics = Metrics()
 
     async def aclose(self) -> None:
         """Close clients, store and limiter."""
@@ -91,6 +106,9 @@ class Gateway:
 
     def principal(self, request: Request) -> Principal:
         """The caller, or 401."""
+        return self._authenticate(request)[0]
+
+    def _authenticate(self, request: Request) -> tuple[Principal, str]:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -101,94 +119,135 @@ class Gateway:
         found = self.tokens.lookup(token.strip())
         if found is None:
             raise unauthenticated("Invalid access token.")
-        return found
+        return found, token.strip()
 
-    async def begin(self, request: Request, name: str, streamed: bool) -> _Call:
-        """Auth, lookup and the rate limits of one invocation."""
-        principal = self.principal(request)
+    def begin(self, request: Request, name: str, body: dict[str, Any]) -> Call:
+        """Auth and lookup of one invocation (401 / 404 / 403)."""
+        principal, token = self._authenticate(request)
         served = self.endpoints.get(name)
         if not principal.may_query(name):
             raise permission_denied(
                 f"User '{principal.user}' does not have permission 'CAN_QUERY' on endpoint "
                 f"'{name}'."
             )
-        call = _Call(
-            served, principal, time.perf_counter(), datetime.now(UTC), streamed, uuid.uuid4().hex
+        return Call(
+            served,
+            principal,
+            time.perf_counter(),
+            datetime.now(UTC),
+            bool(body.get("stream")),
+            uuid.uuid4().hex,
+            body,
+            access_info(request.scope),
+            token,
         )
-        if served.limits:
-            decision = await self.limiter.acquire(
-                name, principal.user, principal.groups, served.limits
-            )
-            if not decision.allowed:
-                status, code = (
-                    (503, "TEMPORARILY_UNAVAILABLE")
-                    if decision.outage
-                    else (429, "REQUEST_LIMIT_EXCEEDED")
-                )
-                # A refused request is a completed one too: it gets its usage row.
-                await self.finish(call, status, None, None, "rate_limit")
-                raise GatewayError(
-                    status, code, decision.message, decision.retry_after, "rate_limit"
-                )
-        return call
+
+    async def admit(self, call: Call) -> GatewayError | None:
+        """The endpoint's rate limits: None, or the 429 (503 when the limiter is down)."""
+        served, principal = call.served, call.principal
+        if not served.limits:
+            return None
+        decision = await self.limiter.acquire(
+            served.name, principal.user, principal.groups, served.limits
+        )
+        if decision.allowed:
+            return None
+        status, code = (
+            (503, "TEMPORARILY_UNAVAILABLE") if decision.outage else (429, "REQUEST_LIMIT_EXCEEDED")
+        )
+        return GatewayError(status, code, decision.message, decision.retry_after, "rate_limit")
+
+    def refused(self, request: Request, name: str | None, error: GatewayError) -> None:
+        """Count a request refused before it had a :class:`Call` (no usage row: no endpoint
+        or no requester to charge it to)."""
+        known = name if name is not None and self.endpoints.has(name) else ""
+        seconds = time.perf_counter() - request.scope[STARTED_KEY]
+        self.metrics.observe(known, None, error.status, error.error_type, seconds)
+        access_info(request.scope).update(
+            {"endpoint": known or None, "status": error.status, "error_type": error.error_type}
+        )
 
     async def finish(
         self,
-        call: _Call,
+        call: Call,
         status: int,
         entity: str | None,
         usage: Usage | None,
         error_type: str | None,
+        response: dict[str, Any] | None = None,
     ) -> None:
-        """Charge tokens, write the usage row and the access log line."""
-        latency = (time.perf_counter() - call.started) * 1000
+        """Charge tokens; write the usage and inference rows; count it; fill the access line."""
+        seconds = time.perf_counter() - call.started
         tokens_in = usage.prompt_tokens if usage else None
         tokens_out = usage.completion_tokens if usage else None
-        if usage and call.served.limits:
+        served, principal = call.served, call.principal
+        if usage and served.limits:
             await self.limiter.add_tokens(
-                call.served.name,
-                call.principal.user,
-                call.principal.groups,
-                call.served.limits,
+                served.name,
+                principal.user,
+                principal.groups,
+                served.limits,
                 usage.prompt_tokens + usage.completion_tokens,
             )
-        if call.served.usage_tracking:
+        await self._write_rows(
+            call, status, entity, (tokens_in, tokens_out), seconds, error_type, response
+        )
+        self.metrics.observe(
+            served.name, entity, status, error_type, seconds, (tokens_in, tokens_out)
+        )
+        call.info.update(
+            endpoint=served.name,
+            served_entity=entity,
+            requester=principal.user,
+            status=status,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            error_type=error_type,
+            stream=call.streamed,
+            request_id=call.request_id,
+        )
+
+    async def _write_rows(
+        self,
+        call: Call,
+        status: int,
+        entity: str | None,
+        tokens: tuple[int | None, int | None],
+        seconds: float,
+        error_type: str | None,
+        response: dict[str, Any] | None,
+    ) -> None:
+        served = call.served
+        if served.usage_tracking:
             await self.store.record_usage(
                 UsageRow(
                     call.request_id,
                     call.arrived,
-                    call.served.name,
+                    served.name,
                     entity,
                     call.principal.user,
-                    call.served.config.task,
-                    tokens_in,
-                    tokens_out,
-                    latency,
+                    served.config.task,
+                    tokens[0],
+                    tokens[1],
+                    seconds * 1000,
                     status,
                     error_type,
                     call.streamed,
                 )
             )
-        _log.info(
-            json.dumps(
-                {
-                    "request_id": call.request_id,
-                    "endpoint": call.served.name,
-                    "served_entity": entity,
-                    "user": call.principal.user,
-                    "status": status,
-                    "latency_ms": round(latency, 1),
-                    "input_tokens": tokens_in,
-                    "output_tokens": tokens_out,
-                    "error_type": error_type,
-                    "stream": call.streamed,
-                }
+        if served.inference_table:
+            await self.store.record_inference(
+                InferenceRow(
+                    call.request_id,
+                    call.arrived,
+                    served.name,
+                    entity,
+                    call.principal.user,
+                    status,
+                    stored_payload(call.body, call.token) or {},
+                    stored_payload(response, call.token),
+                )
             )
-        )
-
-
-def _error_response(error: GatewayError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -201,34 +260,57 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _invoke(
-    gw: Gateway, request: Request, name: str | None, route_task: str | None
-) -> Response:
+async def _start(gw: Gateway, request: Request, name: str | None) -> Call | Response:
+    """The call, or the answer to a request refused before its provider is called."""
     try:
         body = await _json_body(request)
         if name is None:
             name = body.get("model")
             if not isinstance(name, str) or not name:
                 raise bad_request("model: required: the serving endpoint's name")
-        streamed = bool(body.get("stream"))
-        call = await gw.begin(request, name, streamed)
+        call = gw.begin(request, name, body)
     except GatewayError as refused:
-        return _error_response(refused)
+        gw.refused(request, name, refused)
+        return error_response(refused)
+    # A refused request is a completed one too: it gets its usage row.
+    refusal = await gw.admit(call)
+    if refusal is None and call.served.guardrails.input_enabled:
+        rails, task = call.served.guardrails, call.served.config.task
+        try:
+            call.body = guard_request(rails, task, body)
+        except GatewayError as blocked:
+            refusal, call.body = blocked, refused_request(rails, task, body)
+    if refusal is not None:
+        await gw.finish(call, refusal.status, None, None, refusal.error_type, refusal.body())
+        return error_response(refusal)
+    return call
+
+
+async def _invoke(
+    gw: Gateway, request: Request, name: str | None, route_task: str | None
+) -> Response:
+    request.scope[STARTED_KEY] = time.perf_counter()
+    call = await _start(gw, request, name)
+    if isinstance(call, Response):
+        return call
     task = call.served.config.task
     if route_task is not None and route_task != task:
-        wrong = bad_request(f"endpoint '{name}' serves {task}, not {route_task}")
-        await gw.finish(call, wrong.status, None, None, wrong.error_type)
-        return _error_response(wrong)
-    if streamed and task != EMBEDDINGS:
-        return _stream(gw, call, body)
+        wrong = bad_request(f"endpoint '{call.served.name}' serves {task}, not {route_task}")
+        await gw.finish(call, wrong.status, None, None, wrong.error_type, wrong.body())
+        return error_response(wrong)
+    if call.streamed and task != EMBEDDINGS:
+        return await stream(gw, call, call.body)
+    entity, usage = None, None
     try:
-        answer, entity, usage = await _answer(call.served, body)
+        answer, entity, usage = await _answer(call.served, call.body)
+        if task != EMBEDDINGS and call.served.guardrails.output_enabled:
+            answer = guard_answer(call.served.guardrails, answer)
     except (GatewayError, ExternalModelError) as exc:
         failed = exc if isinstance(exc, GatewayError) else from_model_error(exc)
-        entity = getattr(exc, "served_entity", None)
-        await gw.finish(call, failed.status, entity, None, failed.error_type)
-        return _error_response(failed)
-    await gw.finish(call, 200, entity, usage, None)
+        entity = getattr(exc, "served_entity", None) or entity
+        await gw.finish(call, failed.status, entity, usage, failed.error_type, failed.body())
+        return error_response(failed)
+    await gw.finish(call, 200, entity, usage, None, answer)
     return JSONResponse(answer)
 
 
@@ -249,46 +331,6 @@ async def _answer(
     return answer, routing_metadata(result).get("served_entity"), result.usage
 
 
-def _stream(gw: Gateway, call: _Call, body: dict[str, Any]) -> Response:
-    served = call.served
-    try:
-        if served.config.task == CHAT:
-            chunks: AsyncIterator[Any] = served.client.astream_chat(_shapes.chat_request(body))
-        else:
-            chunks = served.client.astream_complete(_shapes.completion_request(body))
-    except GatewayError as error:
-        return _error_response(error)
-
-    async def events() -> AsyncIterator[bytes]:
-        # The usage row is written before the stream's last event: a client that saw the
-        # stream end can count on its row being there.
-        entity, usage = None, None
-        try:
-            async for chunk in chunks:
-                entity = routing_metadata(chunk).get("served_entity", entity)
-                usage = chunk.usage or usage
-                yield (
-                    b"data: "
-                    + json.dumps(_shapes.chunk_json(chunk, served.name)).encode()
-                    + b"\n\n"
-                )
-        except ExternalModelError as exc:
-            error, entity = from_model_error(exc), exc.served_entity or entity
-            await gw.finish(call, error.status, entity, usage, error.error_type)
-            # Headers are gone: the error travels as the stream's last event, with the
-            # workspace's fields and the "error" object OpenAI-style clients raise on.
-            event = {**error.body(), "error": {"message": error.message, "code": error.error_code}}
-            yield b"data: " + json.dumps(event).encode() + b"\n\n"
-            return
-        except BaseException:
-            await gw.finish(call, 499, entity, usage, "client_disconnected")
-            raise
-        await gw.finish(call, 200, entity, usage, None)
-        yield b"data: [DONE]\n\n"
-
-    return StreamingResponse(events(), media_type="text/event-stream")
-
-
 def _routes(gw: Gateway) -> list[Route]:
     # Here, not at the top: the management routes build on this module.
     from extmodels_integrations.gateway._manage import manage_routes
@@ -306,7 +348,7 @@ def _routes(gw: Gateway) -> list[Route]:
         try:
             gw.principal(request)
         except GatewayError as error:
-            return _error_response(error)
+            return error_response(error)
         return JSONResponse({"endpoints": [s.describe() for s in gw.endpoints.all()]})
 
     async def get_endpoint(request: Request) -> Response:
@@ -314,7 +356,13 @@ def _routes(gw: Gateway) -> list[Route]:
             gw.principal(request)
             return JSONResponse(gw.endpoints.get(request.path_params["name"]).describe())
         except GatewayError as error:
-            return _error_response(error)
+            return error_response(error)
+
+    async def metrics(request: Request) -> Response:
+        # Unauthenticated, as Prometheus scrapes usually are: it holds counts per endpoint,
+        # served entity, status and error type, never a requester, payload or credential.
+        # Where even endpoint names are private, keep /metrics off the public listener.
+        return Response(gw.metrics.render(), media_type=CONTENT_TYPE)
 
     return [
         Route("/serving-endpoints/chat/completions", openai_route(CHAT), methods=["POST"]),
@@ -323,6 +371,7 @@ def _routes(gw: Gateway) -> list[Route]:
         Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
         Route("/api/2.0/serving-endpoints", list_endpoints, methods=["GET"]),
         Route("/api/2.0/serving-endpoints/{name}", get_endpoint, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *manage_routes(gw),
     ]
 
@@ -336,6 +385,6 @@ def create_app(settings: Settings) -> Starlette:
         yield
         await gw.aclose()
 
-    app = Starlette(routes=_routes(gw), lifespan=lifespan)
+    app = Starlette(routes=_routes(gw), middleware=[Middleware(AccessLog)], lifespan=lifespan)
     app.state.gateway = gw
     return app

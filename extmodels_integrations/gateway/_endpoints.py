@@ -28,6 +28,7 @@ from extmodels_integrations._endpoint_config import EndpointConfig, load_endpoin
 from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations.gateway._config_dir import ConfigDir, Meta
 from extmodels_integrations.gateway._errors import GatewayError, not_found
+from extmodels_integrations.gateway._guardrails import Guardrails
 from extmodels_integrations.gateway._ratelimit import Limit
 
 __all__ = ["EndpointStore", "Served"]
@@ -63,6 +64,7 @@ class Served:
     limits: tuple[Limit, ...]
     usage_tracking: bool
     inference_table: bool
+    guardrails: Guardrails
     creator: str
     created: int
     id: str
@@ -159,6 +161,7 @@ class EndpointStore:
             _limits(config, gateway),
             _enabled(gateway.get("usage_tracking_config")),
             _enabled(gateway.get("inference_table_config")),
+            Guardrails.from_config(gateway.get("guardrails")),
             creator,
             int(time.time() * 1000),
             uuid.uuid4().hex,
@@ -211,6 +214,10 @@ class EndpointStore:
         if found is None:
             raise not_found(name)
         return found
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is served."""
+        return name in self._served
 
     def all(self) -> list[Served]:
         """Every served endpoint, by name."""

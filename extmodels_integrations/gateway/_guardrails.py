@@ -40,6 +40,10 @@ class _Side:
     pii: str = "NONE"
     _patterns: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
 
+    @property
+    def active(self) -> bool:
+        return bool(self.keywords) or self.pii != "NONE"
+
     def check(self, texts: Sequence[str]) -> GuardrailResult:
         for keyword, pattern in zip(self.keywords, self._patterns, strict=True):
             if any(pattern.search(t) for t in texts):
@@ -146,4 +150,19 @@ class Guardrails:
     @property
     def enabled(self) -> bool:
         """Whether any guardrail is configured."""
-        return any(s.keywords or s.pii != "NONE" for s in (self._input, self._output))
+        return self.input_enabled or self.output_enabled
+
+    @property
+    def input_enabled(self) -> bool:
+        """Whether the request side has a guardrail."""
+        return self._input.active
+
+    @property
+    def input_pii(self) -> bool:
+        """Whether the request side looks for PII (``BLOCK`` or ``MASK``)."""
+        return self._input.pii != "NONE"
+
+    @property
+    def output_enabled(self) -> bool:
+        """Whether the response side has a guardrail (a stream is then buffered)."""
+        return self._output.active

@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from extmodels_integrations._exceptions import ConfigurationError, redact
-from extmodels_integrations.gateway._app import Gateway, _error_response, _json_body
+from extmodels_integrations.gateway._app import Gateway, _json_body
 from extmodels_integrations.gateway._errors import GatewayError, bad_request, permission_denied
+from extmodels_integrations.gateway._streams import error_response
 
 __all__ = ["manage_routes"]
 
@@ -92,7 +93,7 @@ def manage_routes(gw: Gateway) -> list[Route]:
             try:
                 return JSONResponse(await handler(request))
             except GatewayError as error:
-                return _error_response(error)
+                return error_response(error)
 
         return run
 

@@ -64,8 +64,13 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
 
 @contextlib.contextmanager
 def _serve(
-    tmp_path: Path, base: str, limits: list[dict[str, Any]] | None = None
+    tmp_path: Path,
+    base: str,
+    limits: list[dict[str, Any]] | None = None,
+    ai_gateway: dict[str, Any] | None = None,
+    store: str | None = None,
 ) -> Iterator[tuple[str, Any]]:
+    """Serve chat / comp / emb on ``base``; ``ai_gateway`` is merged into every endpoint's."""
     configs = []
     for name, task in (
         ("chat", "llm/v1/chat"),
@@ -76,6 +81,7 @@ def _serve(
         body = _body(name, task, base)
         if limits:
             body["ai_gateway"]["rate_limits"] = limits
+        body["ai_gateway"].update(ai_gateway or {})
         path.write_text(json.dumps(body))
         configs.append(str(path))
     tokens = tmp_path / "tokens.json"
@@ -89,7 +95,7 @@ def _serve(
             }
         )
     )
-    app = create_app(Settings(tuple(configs), str(tokens), f"sqlite:///{tmp_path}/u.db"))
+    app = create_app(Settings(tuple(configs), str(tokens), store or f"sqlite:///{tmp_path}/u.db"))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
