@@ -151,6 +151,7 @@ def parse_chat(data: Any, provider: str) -> ChatResponse:
                     tool_calls=tool_calls,
                     finish_reason=normalize_finish_reason(choice.get("finish_reason")),
                     reasoning=_message_reasoning(message, reasoning),
+                    role=message.get("role") or "assistant",
                 )
             )
         return ChatResponse(
@@ -159,6 +160,8 @@ def parse_chat(data: Any, provider: str) -> ChatResponse:
             choices=choices,
             usage=parse_usage(data.get("usage")),
             provider=provider,
+            object=data.get("object"),
+            created=data.get("created"),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise MalformedResponseError(
@@ -184,6 +187,8 @@ def parse_completion(data: Any, provider: str) -> CompletionResponse:
             choices=choices,
             usage=parse_usage(data.get("usage")),
             provider=provider,
+            object=data.get("object"),
+            created=data.get("created"),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise MalformedResponseError(
@@ -226,6 +231,7 @@ def parse_embeddings(data: Any, provider: str) -> EmbeddingsResponse:
             model=data.get("model"),
             usage=parse_usage(usage) if usage else None,
             provider=provider,
+            object=data.get("object"),
         )
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         raise MalformedResponseError(
@@ -367,7 +373,15 @@ class ChatStreamParser(_StreamParser[ChatChunk]):
     def _chunk(
         self, data: Mapping[str, Any], choices: list[ChatChunkChoice], usage: Usage | None
     ) -> ChatChunk:
-        return ChatChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
+        return ChatChunk(
+            data.get("id"),
+            data.get("model"),
+            choices,
+            usage,
+            self._provider,
+            object=data.get("object"),
+            created=data.get("created"),
+        )
 
 
 class CompletionStreamParser(_StreamParser[CompletionChunk]):
@@ -386,7 +400,15 @@ class CompletionStreamParser(_StreamParser[CompletionChunk]):
     def _chunk(
         self, data: Mapping[str, Any], choices: list[CompletionChoice], usage: Usage | None
     ) -> CompletionChunk:
-        return CompletionChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
+        return CompletionChunk(
+            data.get("id"),
+            data.get("model"),
+            choices,
+            usage,
+            self._provider,
+            object=data.get("object"),
+            created=data.get("created"),
+        )
 
 
 def map_error(provider: str, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
