@@ -51,13 +51,15 @@ class UsageOnce:
     providers repeat partial usage on every chunk, some send none. Callers always see it once.
     """
 
-    __slots__ = ("id", "model", "provider", "usage")
+    __slots__ = ("created", "id", "model", "object", "provider", "usage")
 
     def __init__(self, model: str) -> None:
         self.usage: Usage | None = None
         self.id: str | None = None
         self.model = model
         self.provider: str | None = None
+        self.object: str | None = None
+        self.created: int | None = None
 
     def take(self, chunk: ChatChunk | CompletionChunk) -> bool:
         """Strip usage from ``chunk``; whether the chunk still carries anything."""
@@ -67,12 +69,22 @@ class UsageOnce:
         self.id = chunk.id or self.id
         self.model = chunk.model or self.model
         self.provider = chunk.provider
+        self.object = chunk.object or self.object
+        self.created = chunk.created or self.created
         return bool(chunk.choices)
 
     def final(self, cls: type[_C]) -> _C | None:
         if self.usage is None:
             return None
-        return cls(self.id, self.model, [], self.usage.completed(), self.provider)
+        return cls(
+            self.id,
+            self.model,
+            [],
+            self.usage.completed(),
+            self.provider,
+            object=self.object,
+            created=self.created,
+        )
 
 
 _N = TypeVar("_N", ChatResponse, CompletionResponse)
@@ -176,7 +188,15 @@ def merged(parts: list[CompletionResponse], n: int) -> CompletionResponse:
             usage.completion_tokens += part.usage.completion_tokens
             usage.total_tokens += part.usage.completed().total_tokens
     first = parts[0]
-    return CompletionResponse(first.id, first.model, choices, usage, first.provider)
+    return CompletionResponse(
+        first.id,
+        first.model,
+        choices,
+        usage,
+        first.provider,
+        object=first.object,
+        created=first.created,
+    )
 
 
 def text_list(texts: str | list[str]) -> list[str]:
@@ -220,4 +240,5 @@ def joined(parts: list[EmbeddingsResponse], model: str, provider: str) -> Embedd
         model=parts[0].model or model,
         usage=usage,
         provider=provider,
+        object=parts[0].object,
     )

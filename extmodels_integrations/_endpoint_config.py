@@ -29,9 +29,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
 
 from . import _validation
-from ._config import ExternalModel, parse_external_model
+from ._config import CONFIG_KEYS, ExternalModel, parse_external_model
 from ._exceptions import ConfigurationError
 from ._files import read_config_file
+from ._provider_configs import check_deployable
 from ._types import Task
 
 __all__ = [
@@ -229,13 +230,18 @@ EndpointConfigSource = Mapping[str, Any] | str | os.PathLike[str] | EndpointConf
 """A body as a mapping, a path to a ``.json`` / ``.yaml`` / ``.yml`` file, or a parsed config."""
 
 
-def load_endpoint_config(source: EndpointConfigSource) -> EndpointConfig:
+def load_endpoint_config(source: EndpointConfigSource, *, strict: bool = False) -> EndpointConfig:
     """Read and validate an endpoint body; raise :class:`ConfigurationError` naming each problem.
 
     ``source`` is a mapping, a path to a JSON file, or a path to a YAML file (needs the ``yaml``
     extra). Messages quote paths and fixes, never values: bodies may hold plaintext keys.
+    Fields of ours that a real endpoint would refuse (``anthropic_api_base``...) get one
+    :class:`~extmodels_integrations.NotDeployableWarning` per body; ``strict=True`` refuses them
+    (check a body before deploying it).
     """
     if isinstance(source, EndpointConfig):
+        if strict:
+            _check_deployable(source, strict=True)
         return source
     if isinstance(source, (str, os.PathLike)):
         source = read_config_file(Path(source), WHERE)
@@ -248,7 +254,18 @@ def load_endpoint_config(source: EndpointConfigSource) -> EndpointConfig:
         body = _Body.model_validate(dict(source))
     except ValidationError as exc:
         raise ConfigurationError(_format(exc)) from None
-    return _checked(body)
+    config = _checked(body)
+    _check_deployable(config, strict=strict)
+    return config
+
+
+def _check_deployable(config: EndpointConfig, *, strict: bool) -> None:
+    located = [
+        (f"{e.path}.external_model.{CONFIG_KEYS[e.external_model.provider]}", provider)
+        for e in config.served_entities
+        for provider in [e.external_model.provider_config]
+    ]
+    check_deployable(located, WHERE, strict=strict)
 
 
 # -- messages ----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ __all__ = [
     "EndpointWaitTimeoutError",
     "ExternalModelError",
     "MalformedResponseError",
+    "NotDeployableWarning",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -307,6 +308,12 @@ class EndpointWaitTimeoutError(EndpointStateError, APITimeoutError):
 
     # Sending again would not help: the wait itself is what ran out.
     retryable = False
+
+
+class NotDeployableWarning(UserWarning):
+    """A config holds fields that work here but that the Databricks serving API does not have
+    (``anthropic_api_base``, ``aws_session_token``...): creating the endpoint from it would be
+    refused. Validate with ``strict=True`` to make this a :class:`ConfigurationError`."""
 
 
 #: Names of the 0.1 release, kept for one release: the first two shadowed Python's built-ins

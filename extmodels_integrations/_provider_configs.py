@@ -4,6 +4,8 @@ or its ``*_plaintext`` twin, exactly one) and each provider's own checks."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import (
@@ -17,9 +19,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, NotDeployableWarning
 from ._secrets import REFERENCE_FORMAT, SecretResolver, secret_reference_problem
-from ._validation import ISSUES_KIND
+from ._validation import ISSUES_KIND, message
 
 DEFAULT_OPENAI_API_BASE = "https://api.openai.com/v1"
 DEFAULT_ANTHROPIC_API_BASE = "https://api.anthropic.com"
@@ -27,6 +29,12 @@ DEFAULT_COHERE_API_BASE = "https://api.cohere.com"
 DEFAULT_AI21LABS_API_BASE = "https://api.ai21.com/studio/v1"
 
 Issues = list[tuple[str, str]]
+
+_LOCAL_BASE = "a proxy or test server in place of the provider's API"
+_LOCAL_SESSION = (
+    "temporary AWS credentials; a served endpoint takes long-lived keys or "
+    "instance_profile_arn instead"
+)
 
 MODEL_CONFIG = ConfigDict(
     extra="forbid",
@@ -59,6 +67,8 @@ class _ProviderConfig(BaseModel):
     secret_fields: ClassVar[tuple[str, ...]] = ()
     """Names of the secret fields; each has a ``<name>_plaintext`` twin."""
     url_fields: ClassVar[tuple[str, ...]] = ()
+    local_fields: ClassVar[dict[str, str]] = {}
+    """Fields of ours that the Databricks serving API does not have, with what they are for."""
 
     @field_validator("*")
     @classmethod
@@ -139,6 +149,14 @@ class _ProviderConfig(BaseModel):
     def base_url(self) -> str:
         """The base URL calls go to (the override if given, else the provider's default)."""
         raise NotImplementedError
+
+    def local_only(self) -> list[str]:
+        """The fields set here that a real endpoint would refuse, each with why."""
+        return [
+            f"{name} ({why}) is not a field of the Databricks serving API"
+            for name, why in self.local_fields.items()
+            if name in self.model_fields_set
+        ]
 
 
 class OpenAiConfig(_ProviderConfig):
@@ -258,6 +276,7 @@ class AnthropicConfig(_ProviderConfig):
 
     secret_fields: ClassVar[tuple[str, ...]] = ("anthropic_api_key",)
     url_fields: ClassVar[tuple[str, ...]] = ("anthropic_api_base",)
+    local_fields: ClassVar[dict[str, str]] = {"anthropic_api_base": _LOCAL_BASE}
 
     anthropic_api_key: str | None = None
     anthropic_api_key_plaintext: SecretStr | None = None
@@ -300,6 +319,11 @@ class AmazonBedrockConfig(_ProviderConfig):
         "aws_session_token",
     )
     url_fields: ClassVar[tuple[str, ...]] = ("bedrock_api_base",)
+    local_fields: ClassVar[dict[str, str]] = {
+        "bedrock_api_base": _LOCAL_BASE,
+        "aws_session_token": _LOCAL_SESSION,
+        "aws_session_token_plaintext": _LOCAL_SESSION,
+    }
 
     aws_region: str = Field(min_length=1)
     bedrock_provider: Literal["anthropic", "cohere", "ai21labs", "amazon"]
@@ -360,6 +384,7 @@ class Ai21LabsConfig(_ProviderConfig):
 
     secret_fields: ClassVar[tuple[str, ...]] = ("ai21labs_api_key",)
     url_fields: ClassVar[tuple[str, ...]] = ("ai21labs_api_base",)
+    local_fields: ClassVar[dict[str, str]] = {"ai21labs_api_base": _LOCAL_BASE}
 
     ai21labs_api_key: str | None = None
     ai21labs_api_key_plaintext: SecretStr | None = None
@@ -379,6 +404,7 @@ class GoogleCloudVertexAiConfig(_ProviderConfig):
 
     secret_fields: ClassVar[tuple[str, ...]] = ("private_key",)
     url_fields: ClassVar[tuple[str, ...]] = ("vertex_api_base",)
+    local_fields: ClassVar[dict[str, str]] = {"vertex_api_base": _LOCAL_BASE}
 
     project_id: str = Field(min_length=1)
     region: str = Field(min_length=1)
@@ -421,3 +447,21 @@ ProviderConfig = (
     | GoogleCloudVertexAiConfig
     | DatabricksModelServingConfig
 )
+
+
+def check_deployable(
+    configs: Iterable[tuple[str, ProviderConfig]], where: str, *, strict: bool
+) -> None:
+    """Say once, for all ``(path, config)`` of one body, which local-only fields it holds: a
+    :class:`NotDeployableWarning`, or with ``strict`` a :class:`ConfigurationError`."""
+    lines = [f"{path}.{line}" for path, config in configs for line in config.local_only()]
+    if not lines:
+        return
+    it = "it" if len(lines) == 1 else "them"
+    fix = f"remove {it} before creating the endpoint (for local runs {it} may stay)"
+    text = message(where, [f"{lines[0]}: {fix}"] if len(lines) == 1 else lines)
+    if len(lines) > 1:
+        text += f"\n{fix[0].upper()}{fix[1:]}."
+    if strict:
+        raise ConfigurationError(text)
+    warnings.warn(text.replace("Invalid ", "Not deployable: ", 1), NotDeployableWarning, 4)

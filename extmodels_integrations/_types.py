@@ -297,7 +297,11 @@ class ChatChoice:
 
 @dataclass(slots=True)
 class ChatResponse:
-    """A complete chat response, with usage counted once for all choices."""
+    """A complete chat response, with usage counted once for all choices.
+
+    ``object`` (``"chat.completion"``) and ``created`` (Unix seconds) are the answer's own, as
+    the OpenAI format and the external-model docs' response examples carry them; ``None`` when
+    the provider's format has no such field."""
 
     id: str | None
     model: str | None
@@ -305,6 +309,8 @@ class ChatResponse:
     usage: Usage | None = None
     provider: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    object: str | None = None
+    created: int | None = None
 
 
 @dataclass(slots=True)
@@ -332,7 +338,7 @@ class ChatChunk:
     """One chat stream chunk.
 
     The client guarantees that exactly one chunk of a stream carries ``usage`` (the last one),
-    whatever the provider does.
+    whatever the provider does. ``object`` / ``created`` as in :class:`ChatResponse`.
     """
 
     id: str | None
@@ -341,6 +347,8 @@ class ChatChunk:
     usage: Usage | None = None
     provider: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    object: str | None = None
+    created: int | None = None
 
 
 @dataclass(slots=True)
@@ -357,7 +365,7 @@ class CompletionChoice:
 
 @dataclass(slots=True)
 class CompletionResponse:
-    """A complete completions response."""
+    """A complete completions response; ``object`` / ``created`` as in :class:`ChatResponse`."""
 
     id: str | None
     model: str | None
@@ -365,11 +373,14 @@ class CompletionResponse:
     usage: Usage | None = None
     provider: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    object: str | None = None
+    created: int | None = None
 
 
 @dataclass(slots=True)
 class CompletionChunk:
-    """One completions stream chunk; usage as in :class:`ChatChunk`."""
+    """One completions stream chunk; usage as in :class:`ChatChunk`, ``object`` /
+    ``created`` as in :class:`ChatResponse`."""
 
     id: str | None
     model: str | None
@@ -377,14 +388,17 @@ class CompletionChunk:
     usage: Usage | None = None
     provider: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    object: str | None = None
+    created: int | None = None
 
 
 @dataclass(slots=True)
 class EmbeddingsResponse:
-    """Embeddings in input order."""
+    """Embeddings in input order; ``object`` is the answer's own (``"list"``) when sent."""
 
     embeddings: list[list[float]]
     model: str | None = None
     usage: Usage | None = None
     provider: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    object: str | None = None

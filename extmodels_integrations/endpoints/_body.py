@@ -2,10 +2,11 @@
 take, and the comparison of such a body with the live endpoint. Pure: no I/O.
 
 A body is validated by :func:`~extmodels_integrations._endpoint_config.load_endpoint_config`
-(the validator the classes use) and then sent as the user wrote it, not as the parsed models
-dump it: those add our local defaults and fields (``anthropic_api_base``...) the service would
-refuse. Every ``*_plaintext`` value is wrapped in ``SecretStr`` as soon as it is read, unwrapped
-only by :func:`reveal` when a request is built, and shown as ``***`` everywhere else.
+(the validator the classes use, strict: fields of ours the service would refuse, such as
+``anthropic_api_base``, are refused before a request is sent) and then sent as the user wrote
+it, not as the parsed models dump it: those add our local defaults. Every ``*_plaintext`` value
+is wrapped in ``SecretStr`` as soon as it is read, unwrapped only by :func:`reveal` when a
+request is built, and shown as ``***`` everywhere else.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def desired_body(source: BodySource, name: str | None = None) -> dict[str, Any]:
     body = reveal(dict(raw))  # a deep copy, plain values only, for the validator
     if name is not None:
         body["name"] = name
-    load_endpoint_config(body)
+    # strict: a field of ours (anthropic_api_base...) would make the service refuse the body;
+    # it is named here, before anything is sent.
+    load_endpoint_config(body, strict=True)
     wrapped: dict[str, Any] = _wrap_plaintext(body)
     return wrapped
 

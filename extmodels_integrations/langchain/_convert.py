@@ -18,6 +18,7 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call
 from extmodels_integrations._types import ChatChoice, ChatChunkChoice, Message, Usage
 
 __all__ = [
+    "answer_fields",
     "model_provider",
     "to_ai_message",
     "to_chunk_message",
@@ -39,6 +40,14 @@ _MODEL_PROVIDERS = {
     "databricks-model-serving": "openai",
     "databricks": "openai",
 }
+
+
+def answer_fields(result: object) -> dict[str, Any]:
+    """The answer's own ``object`` and ``created`` (see
+    :class:`~extmodels_integrations.ChatResponse`) for ``response_metadata`` /
+    ``generation_info``; empty where the provider sends neither."""
+    fields = {name: getattr(result, name, None) for name in ("object", "created")}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def model_provider(

@@ -27,6 +27,7 @@ from extmodels_integrations._types import CHAT, ChatChunk, ChatRequest, ChatResp
 from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._callbacks import async_reporting, sync_observer
 from extmodels_integrations.langchain._convert import (
+    answer_fields,
     model_provider,
     to_ai_message,
     to_chunk_message,
@@ -134,6 +135,7 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
                 reasoning=any(c.reasoning for c in response.choices),
             ),
             "id": response.id,
+            **answer_fields(response),
             **routing_metadata(response),
         }
         generations = []
@@ -326,6 +328,7 @@ class _StreamState:
     """Turns unified chunks into LangChain chunks and reports usage and metadata once."""
 
     __slots__ = (
+        "answer",
         "finish_reason",
         "model",
         "provider",
@@ -340,6 +343,7 @@ class _StreamState:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.routing: dict[str, Any] = {}
+        self.answer: dict[str, Any] = {}
         self.provider: str | None = None
         self.reasoning = False
         # Reasoning blocks seen, once the stream sends block-wise (signed) reasoning.
@@ -347,6 +351,7 @@ class _StreamState:
 
     def chunk(self, chunk: ChatChunk) -> ChatGenerationChunk | None:
         self.routing = routing_metadata(chunk) or self.routing
+        self.answer = answer_fields(chunk) or self.answer
         if chunk.usage is not None:
             self.usage = chunk.usage
         if chunk.model:
@@ -377,6 +382,7 @@ class _StreamState:
                     reasoning=self.reasoning,
                 ),
                 "finish_reason": self.finish_reason,
+                **self.answer,
                 **self.routing,
             },
             chunk_position="last",

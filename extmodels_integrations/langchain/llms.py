@@ -22,7 +22,7 @@ from extmodels_integrations._types import (
 )
 from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._callbacks import async_reporting, sync_observer
-from extmodels_integrations.langchain._convert import usage_metadata
+from extmodels_integrations.langchain._convert import answer_fields, usage_metadata
 from extmodels_integrations.langchain._errors import translated
 
 __all__ = ["CompletionExternal"]
@@ -126,6 +126,7 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
                             generation_info={
                                 "finish_reason": c.finish_reason,
                                 **({"logprobs": c.logprobs} if c.logprobs else {}),
+                                **answer_fields(response),
                                 **routing,
                             },
                         )
@@ -162,6 +163,7 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
             chunks = observed(self.client.stream_complete(request), sync_observer(run_manager))
             for chunk in chunks:
                 state.routing = routing_metadata(chunk) or state.routing
+                state.answer = answer_fields(chunk) or state.answer
                 out = state.chunk(chunk.choices, chunk.model, chunk.usage)
                 if out is not None:
                     if run_manager:
@@ -182,6 +184,7 @@ class CompletionExternal(GenerativeTarget, BaseLLM):
             with translated():
                 async for chunk in aobserved(self.client.astream_complete(request), observer):
                     state.routing = routing_metadata(chunk) or state.routing
+                    state.answer = answer_fields(chunk) or state.answer
                     out = state.chunk(chunk.choices, chunk.model, chunk.usage)
                     if out is not None:
                         if run_manager:
@@ -196,13 +199,14 @@ def _one_or_many(batch: list[str]) -> str | list[str]:
 
 
 class _CompletionStreamState:
-    __slots__ = ("finish_reason", "model", "routing", "usage")
+    __slots__ = ("answer", "finish_reason", "model", "routing", "usage")
 
     def __init__(self, model: str | None) -> None:
         self.model = model
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.routing: dict[str, Any] = {}
+        self.answer: dict[str, Any] = {}
 
     def chunk(
         self, choices: list[Any], model: str | None, usage: Usage | None
@@ -219,6 +223,7 @@ class _CompletionStreamState:
         info: dict[str, Any] = {
             "finish_reason": self.finish_reason,
             "model_name": self.model,
+            **self.answer,
             **self.routing,
         }
         if self.usage is not None:

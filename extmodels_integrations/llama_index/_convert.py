@@ -295,6 +295,8 @@ def _chunk_dict(chunk: ChatChunk | CompletionChunk) -> dict[str, Any]:
         "usage": None if chunk.usage is None else _fields(chunk.usage),
         "provider": chunk.provider,
         "metadata": chunk.metadata,
+        "object": chunk.object,
+        "created": chunk.created,
     }
 
 

@@ -93,6 +93,21 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _role(value: Any) -> str:
+    return value if type(value) is str and value else "assistant"
+
+
+def _kind(data: Mapping[str, Any]) -> str | None:
+    """The answer's ``object``; a value of another type is a server's oddity, not a kind."""
+    value = data.get("object")
+    return value if type(value) is str else None
+
+
+def _created(data: Mapping[str, Any]) -> int | None:
+    value = data.get("created")
+    return value if type(value) is int else None
+
+
 def split_content(content: Any) -> tuple[str | None, str | None]:
     """``(text, reasoning)`` from a string or a list of content parts."""
     if content is None or isinstance(content, str):
@@ -151,6 +166,7 @@ def parse_chat(data: Any, provider: str) -> ChatResponse:
                     tool_calls=tool_calls,
                     finish_reason=normalize_finish_reason(choice.get("finish_reason")),
                     reasoning=_message_reasoning(message, reasoning),
+                    role=_role(message.get("role")),
                 )
             )
         return ChatResponse(
@@ -159,6 +175,8 @@ def parse_chat(data: Any, provider: str) -> ChatResponse:
             choices=choices,
             usage=parse_usage(data.get("usage")),
             provider=provider,
+            object=_kind(data),
+            created=_created(data),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise MalformedResponseError(
@@ -184,6 +202,8 @@ def parse_completion(data: Any, provider: str) -> CompletionResponse:
             choices=choices,
             usage=parse_usage(data.get("usage")),
             provider=provider,
+            object=_kind(data),
+            created=_created(data),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise MalformedResponseError(
@@ -226,6 +246,7 @@ def parse_embeddings(data: Any, provider: str) -> EmbeddingsResponse:
             model=data.get("model"),
             usage=parse_usage(usage) if usage else None,
             provider=provider,
+            object=_kind(data),
         )
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         raise MalformedResponseError(
@@ -367,7 +388,15 @@ class ChatStreamParser(_StreamParser[ChatChunk]):
     def _chunk(
         self, data: Mapping[str, Any], choices: list[ChatChunkChoice], usage: Usage | None
     ) -> ChatChunk:
-        return ChatChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
+        return ChatChunk(
+            data.get("id"),
+            data.get("model"),
+            choices,
+            usage,
+            self._provider,
+            object=_kind(data),
+            created=_created(data),
+        )
 
 
 class CompletionStreamParser(_StreamParser[CompletionChunk]):
@@ -386,7 +415,15 @@ class CompletionStreamParser(_StreamParser[CompletionChunk]):
     def _chunk(
         self, data: Mapping[str, Any], choices: list[CompletionChoice], usage: Usage | None
     ) -> CompletionChunk:
-        return CompletionChunk(data.get("id"), data.get("model"), choices, usage, self._provider)
+        return CompletionChunk(
+            data.get("id"),
+            data.get("model"),
+            choices,
+            usage,
+            self._provider,
+            object=_kind(data),
+            created=_created(data),
+        )
 
 
 def map_error(provider: str, status: int, headers: Mapping[str, str], body: bytes) -> APIError:

@@ -32,6 +32,7 @@ def completion_from_chat(response: ChatResponse) -> CompletionResponse:
         usage=response.usage,
         provider=response.provider,
         metadata=response.metadata,
+        created=response.created,
     )
 
 
@@ -45,7 +46,9 @@ def completion_chunk(chunk: ChatChunk) -> CompletionChunk | None:
     ]
     if not choices and chunk.usage is None:
         return None
-    return CompletionChunk(chunk.id, chunk.model, choices, chunk.usage, chunk.provider)
+    return CompletionChunk(
+        chunk.id, chunk.model, choices, chunk.usage, chunk.provider, created=chunk.created
+    )
 
 
 class CompletionView(Generic[Ev]):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -234,6 +235,14 @@ def _cohere_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
             definition["description"] = prop["description"]
         definitions[name] = definition
     out: dict[str, Any] = {"name": function["name"], "description": function.get("description", "")}
+    if function.get("strict"):
+        # Strict is a guarantee the caller cannot get here; the call itself still works.
+        warnings.warn(
+            f"tool {function['name']!r}: strict dropped: Cohere chat on Bedrock has no strict "
+            "tool schemas (use bedrock_provider anthropic, or check the arguments yourself)",
+            UserWarning,
+            stacklevel=2,
+        )
     if definitions:
         out["parameter_definitions"] = definitions
     return out

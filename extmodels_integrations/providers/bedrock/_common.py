@@ -66,12 +66,29 @@ def _header_usage(headers: Mapping[str, str]) -> Usage | None:
     return Usage(prompt_tokens=int(prompt or 0), completion_tokens=int(completion or 0)).completed()
 
 
+# Earlier reasoning of another model in a shared history: these models take none back.
+_LEFT_OUT = frozenset({"thinking", "redacted_thinking", "reasoning"})
+
+
 def _text(content: Any) -> str:
-    """The text of a message ``content``: a string or a list of text parts."""
+    """The text of a message ``content``: a string or a list of text parts. An image, file or
+    audio part is refused, not dropped: these models read text only."""
     if content is None or isinstance(content, str):
         return content or ""
-    parts = [p if isinstance(p, str) else p.get("text") for p in content]
-    return "".join(p for p in parts if isinstance(p, str))
+    parts = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append(part)
+        elif part.get("type", "text") == "text":
+            parts.append(part.get("text") or "")
+        elif part.get("type") not in _LEFT_OUT:
+            raise UnsupportedParameterError(
+                PROVIDER,
+                f"content part '{part.get('type')}'",
+                "this Bedrock model reads text only: send the text, or use a Claude model "
+                "(bedrock_provider anthropic) for images and PDFs",
+            )
+    return "".join(parts)
 
 
 def _one_prompt(prompt: str | list[str]) -> str:

@@ -61,8 +61,7 @@ def _message(message: Message) -> dict[str, Any]:
     if role in ("system", "developer"):
         return {"role": "system", "content": _text(content)}
     if role == "user":
-        # User turns may carry image parts; v2 takes the OpenAI part shapes as they are.
-        return {"role": "user", "content": content if isinstance(content, list) else content or ""}
+        return {"role": "user", "content": _user_content(content)}
     if role == "assistant":
         text = _text(content)
         calls = message.get("tool_calls")
@@ -83,6 +82,27 @@ def _message(message: Message) -> dict[str, Any]:
             "content": _text(content),
         }
     raise UnsupportedParameterError(PROVIDER, f"message role '{role}'")
+
+
+def _user_content(content: Any) -> Any:
+    """User parts in v2's shape: text and ``image_url`` parts as OpenAI writes them (v2 takes
+    both as they are), without Anthropic's ``cache_control`` hint, which v2 has no field for;
+    any other part (files, audio) is refused rather than sent for a 400."""
+    if not isinstance(content, list):
+        return content or ""
+    out = []
+    for part in content:
+        kind = "text" if isinstance(part, str) else part.get("type")
+        if kind not in ("text", "image_url"):
+            raise UnsupportedParameterError(
+                PROVIDER,
+                f"content part '{kind}'",
+                "v2 chat takes text and image_url parts: send a PDF's text instead",
+            )
+        if isinstance(part, dict) and "cache_control" in part:
+            part = {k: v for k, v in part.items() if k != "cache_control"}
+        out.append(part)
+    return out
 
 
 def to_cohere_messages(messages: list[Message]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -161,6 +162,14 @@ def gemini_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         function = tool.get("function") or {}
         declaration: dict[str, Any] = {"name": function.get("name")}
+        if function.get("strict"):
+            # Strict is a guarantee the caller cannot get here; the call itself still works.
+            warnings.warn(
+                f"tools[{i}] {function.get('name')!r}: strict dropped: Gemini function "
+                "declarations have no strict mode (check the arguments yourself)",
+                UserWarning,
+                stacklevel=2,
+            )
         if function.get("description"):
             declaration["description"] = function["description"]
         parameters = function.get("parameters")
