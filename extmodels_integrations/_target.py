@@ -1,8 +1,8 @@
 """What the LangChain and LlamaIndex classes share, framework-free: the fields that point a
 model at its target, building the core client, and putting serialized secrets back.
 
-Both frameworks serialize the same way: ``token``, ``client_secret`` and every ``*_plaintext`` secret leave the
-nested blocks and become top-level keys (an endpoint config's as
+Both frameworks serialize the same way: ``token``, ``client_secret`` and every
+``*_plaintext`` secret leave the nested blocks and become top-level keys (an endpoint config's as
 ``served_entities__<index>__<field>``), which each framework fills back from the environment
 variable :func:`secret_env_var` names. So one configuration, and one serialized form, works in
 both. Pickles follow the same rule (:meth:`TargetBase.__getstate__`).

@@ -63,11 +63,11 @@ class ExternalTarget(TargetBase):
     def custom_model_dump(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, Any]:
-        """Every field but the secrets: ``token`` and ``client_secret`` are ``None``; each plaintext secret of
-        ``external_model`` becomes a top-level ``<name>_plaintext: None`` (of an endpoint
-        config's served entity: ``served_entities__<index>__<name>_plaintext: None``), read
-        back from the environment variable :func:`secret_env_var` names, or passed again to
-        ``from_dict``."""
+        """Every field but the secrets: ``token`` and ``client_secret`` are ``None``; each
+        plaintext secret of ``external_model`` becomes a top-level ``<name>_plaintext: None``
+        (of an endpoint config's served entity:
+        ``served_entities__<index>__<name>_plaintext: None``), read back from the environment
+        variable :func:`secret_env_var` names, or passed again to ``from_dict``."""
         data: dict[str, Any] = handler(self)
         data.update(dict.fromkeys(self._plaintext_secrets()))
         data.update(dict.fromkeys(self._entity_secrets()))
