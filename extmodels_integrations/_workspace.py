@@ -208,7 +208,7 @@ def _default_profile(sections: dict[str, dict[str, str]]) -> str | None:
     return chosen or ("DEFAULT" if "DEFAULT" in sections else None)
 
 
-def sign_in(settings: WorkspaceSettings, *, timeout: float = 30.0) -> WorkspaceSignIn:
+def sign_in(settings: WorkspaceSettings, *, timeout: float = 10.0) -> WorkspaceSignIn:
     """Choose the sign-in method for ``settings`` and build its auth; OAuth tokens are fetched
     at the first request. ``timeout`` bounds what ``databricks-sdk`` may spend on network
     probes when it is used. Raises :class:`ConfigurationError` saying what was tried, from
