@@ -52,6 +52,23 @@ _SECRETS = frozenset({"token", "client_secret"})
 _CREDENTIALS = ("token", "client_id", "client_secret")
 _CORE_METHODS = ("pat", "oauth-m2m")
 _EXTRA = 'pip install "extmodels-integrations[databricks]"'
+# Profile keys of sign-in methods only databricks-sdk has; other keys (cluster_id, ...) do not
+# say how to sign in.
+_SDK_AUTH_KEYS = frozenset(
+    {
+        "username",
+        "password",
+        "azure_client_id",
+        "azure_client_secret",
+        "azure_tenant_id",
+        "azure_workspace_resource_id",
+        "azure_use_msi",
+        "google_service_account",
+        "google_credentials",
+        "metadata_service_url",
+        "databricks_cli_path",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +86,8 @@ class Setting:
 
 @dataclass(frozen=True)
 class WorkspaceSettings:
-    """What :func:`find_workspace` found; ``profile_keys`` are the other keys of the profile
-    read (``azure_client_id``, ``username``, ...), which only ``databricks-sdk`` understands."""
+    """What :func:`find_workspace` found; ``profile_keys`` are the profile's keys of sign-in
+    methods only ``databricks-sdk`` has (``azure_client_id``, ``username``, ...)."""
 
     values: Mapping[str, Setting]
     config_file: str
@@ -170,7 +187,7 @@ def _with_profile(values: dict[str, Setting], config_file: str) -> WorkspaceSett
     for key, raw in sections[profile].items():
         if key in ENV_VARS and key != "profile":
             values.setdefault(key, _setting(key, raw, source))
-        elif raw:
+        elif raw and key in _SDK_AUTH_KEYS:
             other.append(key)
     values.setdefault("profile", Setting(profile, source))
     return WorkspaceSettings(values, config_file, tuple(sorted(other)))
