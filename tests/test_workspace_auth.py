@@ -368,3 +368,12 @@ def test_client_secret_stays_out_of_pickles_and_dumps(monkeypatch: pytest.Monkey
     monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", SECRET)
     revived = pickle.loads(pickle.dumps(chat))
     assert revived.client.workspace.method == "oauth-m2m"
+
+
+def test_profile_keys_that_are_no_sign_in_method_keep_the_core_path(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path / "cfg", "[p]\nhost = h.example\ntoken = t\ncluster_id = 0123-abc\n")
+    signed = sign_in(find_workspace({"profile": "p"}, {"DATABRICKS_CONFIG_FILE": str(cfg)}))
+    assert signed.method == "pat"
+    cfg.write_text("[p]\nhost = h.example\nazure_client_id = a\n")
+    found = find_workspace({"profile": "p"}, {"DATABRICKS_CONFIG_FILE": str(cfg)})
+    assert found.profile_keys == ("azure_client_id",)
