@@ -656,6 +656,69 @@ def run_imports(s: Settings, rows: list[Row]) -> None:
         for name, seconds in times.items():
             floor = IMPORT_FLOOR if name == "extmodels_integrations" else None
             rows.append(Row("import time", name, statistics.median(seconds), "s", floor=floor))
+        run_sign_ins(s, rows, env)
+
+
+# A loopback host answers the SDK's host-metadata probe ({}: nothing to learn), so the SDK row
+# measures its import and Config, not a network timeout. The OAuth token itself is not
+# fetched: signing in builds the auth, the first request fetches the token.
+SIGN_IN_CODE = """
+import json, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+host = f"http://127.0.0.1:{server.server_address[1]}"
+t = time.perf_counter()
+from extmodels_integrations._workspace import find_workspace, sign_in
+from extmodels_integrations._workspace_oauth import sdk_sign_in
+arguments = {"host": host, **json.loads(sys.argv[1])}
+if arguments.pop("via_sdk", False):
+    sdk_sign_in(arguments, 5.0)
+else:
+    sign_in(find_workspace(arguments))
+print(time.perf_counter() - t)
+"""
+SIGN_IN_FLOOR = "PAT (core)"
+SIGN_INS = {
+    SIGN_IN_FLOOR: {"token": "bench-pat", "auth_type": "pat"},
+    "OAuth M2M (core)": {"client_id": "c", "client_secret": "bench-s", "auth_type": "oauth-m2m"},
+    "PAT through databricks-sdk": {"token": "bench-pat", "auth_type": "pat", "via_sdk": True},
+}
+
+
+def run_sign_ins(s: Settings, rows: list[Row], env: dict[str, str]) -> None:
+    """Import + sign-in cost of each method in a fresh interpreter: what a PAT or M2M user
+    pays against the databricks-sdk path (its import is most of it)."""
+
+    def once(arguments: dict[str, Any]) -> float:
+        argv = [sys.executable, "-c", SIGN_IN_CODE, json.dumps(arguments)]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
+        return float(out.stdout)
+
+    present = {
+        name: arguments
+        for name, arguments in SIGN_INS.items()
+        if not arguments.get("via_sdk") or _has("databricks.sdk")
+    }
+    for name in SIGN_INS.keys() - present.keys():
+        rows.append(Row("import + sign-in", name, None, "s", note="databricks-sdk not installed"))
+    for arguments in present.values():
+        once(arguments)  # writes the bytecode cache
+    times: dict[str, list[float]] = {name: [] for name in present}
+    for name in _rotations(list(present), s.imports):
+        times[name].append(once(present[name]))
+    for name, seconds in times.items():
+        floor = SIGN_IN_FLOOR if name != SIGN_IN_FLOOR else None
+        rows.append(Row("import + sign-in", name, statistics.median(seconds), "s", floor=floor))
 
 
 # -- report ------------------------------------------------------------------------------------

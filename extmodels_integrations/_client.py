@@ -9,7 +9,6 @@ behind its router) — so no method here asks which kind of target it has.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -34,8 +33,13 @@ from extmodels_integrations._types import (
     EmbeddingsResponse,
     Task,
 )
+from extmodels_integrations._workspace import (
+    WorkspaceSignIn,
+    find_workspace,
+    normalized_host,
+    sign_in,
+)
 from extmodels_integrations.providers._base import Adapter
-from extmodels_integrations.providers.databricks import normalize_host
 
 if TYPE_CHECKING:
     # Loaded when a client is given external_model= or endpoint_config=: a serving endpoint
@@ -59,8 +63,11 @@ class ExternalClient:
 
     Give exactly one target:
 
-    * ``endpoint="name"`` (+ ``host``, ``token``; defaults ``DATABRICKS_HOST`` /
-      ``DATABRICKS_TOKEN``): a serving endpoint that speaks the unified schema;
+    * ``endpoint="name"``: a serving endpoint that speaks the unified schema, on the workspace
+      ``host`` / ``token`` / ``profile`` / ``client_id`` + ``client_secret`` / ``auth_type``
+      sign in to (by default from the ``DATABRICKS_*`` environment variables and
+      ``~/.databrickscfg``, see :mod:`extmodels_integrations._workspace`); signed in here,
+      so a bad configuration fails now, OAuth tokens fetched at the first request;
     * ``external_model={...}``: an ``external_model`` block, called on the provider directly;
     * ``endpoint_config=`` a serving-endpoint create body (a mapping, or a path to a JSON or
       YAML file): validated as the service does, each call routed by the traffic split over
@@ -72,7 +79,8 @@ class ExternalClient:
 
     Secret references in ``external_model`` resolve through ``secret_resolver``, then
     ``EXTMODELS_SECRET__<SCOPE>__<KEY>`` environment variables, then the workspace secrets API
-    when a host and token are known (see :class:`~extmodels_integrations.SecretResolver`).
+    when the workspace settings say how to sign in (see
+    :class:`~extmodels_integrations.SecretResolver`).
     """
 
     def __init__(
@@ -96,6 +104,10 @@ class ExternalClient:
         fallbacks: bool | None = None,
         rate_limit_behavior: RateLimitBehavior = "wait",
         rate_limit_user: str | None = None,
+        profile: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | SecretStr | None = None,
+        auth_type: str | None = None,
     ) -> None:
         _check_arguments(endpoint, external_model, endpoint_config, max_concurrency)
         if rate_limit_behavior not in ("wait", "raise"):
@@ -105,9 +117,15 @@ class ExternalClient:
         self.endpoint = endpoint
         self.external_model = _external_model(external_model)
         self.endpoint_config = _endpoint_config(endpoint_config)
-        self._host = host or os.environ.get("DATABRICKS_HOST")
-        raw_token = token if token is not None else os.environ.get("DATABRICKS_TOKEN")
-        self._token = SecretStr(raw_token) if isinstance(raw_token, str) else raw_token
+        workspace = {
+            "host": host,
+            "token": token,
+            "profile": profile,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "auth_type": auth_type,
+        }
+        self._workspace = self._sign_in(workspace) if endpoint is not None else None
         self.max_concurrency = max_concurrency
         transport = {
             "timeout": timeout,
@@ -120,9 +138,9 @@ class ExternalClient:
         shared = {"stream_usage": stream_usage, "max_concurrency": max_concurrency}
         self._target: DirectTarget | RoutedTarget
         if self.endpoint_config is None:
-            self._target = self._direct(transport, shared, secret_resolver)
+            self._target = self._direct(transport, shared, secret_resolver, workspace)
         else:
-            entity = {**transport, **shared, "host": host, "token": token}
+            entity = {**transport, **shared, **workspace}
             self._target = _routed(
                 self.endpoint_config,
                 {**entity, "secret_resolver": secret_resolver},
@@ -132,25 +150,25 @@ class ExternalClient:
                 rate_limit_user=rate_limit_user,
             )
 
+    def _sign_in(self, workspace: dict[str, Any]) -> WorkspaceSignIn:
+        try:
+            return sign_in(find_workspace(workspace))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"endpoint '{self.endpoint}': {exc}") from None
+
     def _direct(
-        self, transport: dict[str, Any], shared: dict[str, Any], resolver: SecretLookup | None
+        self,
+        transport: dict[str, Any],
+        shared: dict[str, Any],
+        resolver: SecretLookup | None,
+        workspace: dict[str, Any],
     ) -> DirectTarget:
-        if self.endpoint is not None and not self._host:
-            raise ConfigurationError(
-                "host: no workspace host for endpoint "
-                f"'{self.endpoint}': pass host='https://<workspace>' or set DATABRICKS_HOST"
-            )
-        if self.endpoint is not None and self._token is None:
-            raise ConfigurationError(
-                f"token: no token for endpoint '{self.endpoint}': pass token=... or set "
-                "DATABRICKS_TOKEN"
-            )
         return DirectTarget(
             transport=Transport(provider=self.provider, **transport),
             external_model=self.external_model,
             endpoint=self.endpoint,
-            host=self._host,
-            token=self._token,
+            workspace=self._workspace,
+            workspace_arguments=workspace,
             secret_resolver=resolver,
             **shared,
         )
@@ -186,7 +204,15 @@ class ExternalClient:
     @property
     def host(self) -> str | None:
         """The workspace host, normalized, if any."""
-        return normalize_host(self._host) if self._host else None
+        if self._workspace is not None:
+            return self._workspace.host
+        found = self._target.workspace_host() if isinstance(self._target, DirectTarget) else None
+        return normalized_host(found) if found else None
+
+    @property
+    def workspace(self) -> WorkspaceSignIn | None:
+        """The sign-in of a serving endpoint's workspace (``None`` for other targets)."""
+        return self._workspace
 
     def check_task(self, task: Task, *, field: str | None = None) -> None:
         """Raise :class:`ConfigurationError` when the target is configured for another task.

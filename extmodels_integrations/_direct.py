@@ -13,9 +13,6 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from pydantic import SecretStr
-
-from extmodels_integrations._auth import StaticAuth
 from extmodels_integrations._batching import (
     UsageOnce,
     as_chunks,
@@ -49,9 +46,15 @@ from extmodels_integrations._types import (
     CompletionResponse,
 )
 from extmodels_integrations._wire import HttpRequest
+from extmodels_integrations._workspace import (
+    WorkspaceSettings,
+    WorkspaceSignIn,
+    find_workspace,
+    sign_in,
+)
 from extmodels_integrations.providers import build_adapter
 from extmodels_integrations.providers._base import Adapter, ParsedStream
-from extmodels_integrations.providers.databricks import DatabricksAdapter, normalize_host
+from extmodels_integrations.providers.databricks import DatabricksAdapter
 
 if TYPE_CHECKING:
     from extmodels_integrations._config import ExternalModel
@@ -74,8 +77,8 @@ class DirectTarget(EmbeddingCalls):
         transport: Transport,
         external_model: ExternalModel | None,
         endpoint: str | None,
-        host: str | None,
-        token: SecretStr | None,
+        workspace: WorkspaceSignIn | None,
+        workspace_arguments: Mapping[str, Any],
         stream_usage: bool,
         max_concurrency: int,
         secret_resolver: SecretLookup | None,
@@ -83,8 +86,9 @@ class DirectTarget(EmbeddingCalls):
         self.transport = transport
         self._external_model = external_model
         self._endpoint = endpoint
-        self._host = host
-        self._token = token
+        self._workspace = workspace
+        self._workspace_arguments = dict(workspace_arguments)
+        self._settings: WorkspaceSettings | None = None
         self._stream_usage = stream_usage
         self._max_concurrency = max_concurrency
         self._secret_resolver = secret_resolver
@@ -116,32 +120,54 @@ class DirectTarget(EmbeddingCalls):
 
     def _build(self) -> Adapter:
         if self._external_model is None:
-            assert self._endpoint is not None and self._host and self._token is not None
+            assert self._endpoint is not None and self._workspace is not None
             return DatabricksAdapter(
-                host=self._host,
+                host=self._workspace.host,
                 endpoint=self._endpoint,
-                auth=StaticAuth({"Authorization": ("Bearer ", self._token)}),
+                auth=self._workspace.auth,
                 stream_usage=self._stream_usage,
             )
         resolver = SecretResolver(self._secret_resolver, workspace_fetch=self._workspace_fetch())
         return build_adapter(self._external_model, resolver, stream_usage=self._stream_usage)
 
+    def workspace_host(self) -> str | None:
+        """The workspace host the settings name, signed in or not."""
+        return self._workspace.host if self._workspace else self._settings_found().text("host")
+
+    def _settings_found(self) -> WorkspaceSettings:
+        # Read when first needed: an external model without secret references never is.
+        if self._settings is None:
+            self._settings = find_workspace(self._workspace_arguments)
+        return self._settings
+
     def _workspace_fetch(self) -> Callable[[str, str], str | None] | None:
-        if not self._host or self._token is None:
+        settings = self._settings_found()
+        if self._workspace is None and not (settings.get("host") and settings.has_credentials()):
             return None
-        host = normalize_host(self._host)
-        workspace = DatabricksAdapter(
-            host=host, endpoint="", auth=StaticAuth({"Authorization": ("Bearer ", self._token)})
-        )
+        signed_in: list[DatabricksAdapter] = []
+        lock = threading.Lock()
+
+        def workspace() -> DatabricksAdapter:
+            # Signed in at the first secret read: a block without references never needs it.
+            with lock:
+                if not signed_in:
+                    found = self._workspace or sign_in(settings)
+                    signed_in.append(
+                        DatabricksAdapter(host=found.host, endpoint="", auth=found.auth)
+                    )
+            return signed_in[0]
 
         def fetch(scope: str, key: str) -> str | None:
-            url, params = workspace_secret_request(host, scope, key)
+            workspace_ = workspace()
+            url, params = workspace_secret_request(workspace_.host, scope, key)
             request = HttpRequest(url=url, method="GET", params=params)
             # No named local for the answer: it holds the secret, and tracebacks that capture
             # locals would print it if decoding failed.
             try:
                 return decode_workspace_secret(
-                    self.transport.send_json(self._prepare(workspace, request), workspace.error)[0]
+                    self.transport.send_json(self._prepare(workspace_, request), workspace_.error)[
+                        0
+                    ]
                 )
             except NotFoundError:
                 return None

@@ -137,7 +137,7 @@ class SecretResolver:
        every character other than A-Z/0-9 replaced by ``_``; see ``SecretReference.env_var``),
        read from ``environ`` (default: ``os.environ``, read at lookup time).
     3. The Databricks workspace secrets API (``GET {host}/api/2.0/secrets/get``), when the client
-       has a workspace host and token (``DATABRICKS_HOST`` / ``DATABRICKS_TOKEN``) and passes
+       can sign in to a workspace (host and token, service principal or profile) and passes
        ``workspace_fetch``.
 
     Resolved values are cached per reference for the life of the resolver (thread-safe);
@@ -205,8 +205,10 @@ class SecretResolver:
         workspace = (
             f"the Databricks workspace secrets API was asked, but {workspace_note}"
             if workspace_note
-            else "set DATABRICKS_HOST and DATABRICKS_TOKEN so it is read from the Databricks "
-            "workspace secrets API (the token needs READ on the scope)"
+            else "set DATABRICKS_HOST and DATABRICKS_TOKEN (or a service principal's "
+            "DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET, or a ~/.databrickscfg profile) "
+            "so it is read from the Databricks workspace secrets API (the identity needs READ "
+            "on the scope)"
         )
         resolver = (
             "the secret_resolver you passed returned nothing for it"

@@ -1,8 +1,8 @@
 """What the LangChain and LlamaIndex classes share, framework-free: the fields that point a
 model at its target, building the core client, and putting serialized secrets back.
 
-Both frameworks serialize the same way: ``token`` and every ``*_plaintext`` secret leave the
-nested blocks and become top-level keys (an endpoint config's as
+Both frameworks serialize the same way: ``token``, ``client_secret`` and every
+``*_plaintext`` secret leave the nested blocks and become top-level keys (an endpoint config's as
 ``served_entities__<index>__<field>``), which each framework fills back from the environment
 variable :func:`secret_env_var` names. So one configuration, and one serialized form, works in
 both. Pickles follow the same rule (:meth:`TargetBase.__getstate__`).
@@ -84,6 +84,17 @@ class TargetBase(BaseModel):
         default_factory=_env_secret("DATABRICKS_TOKEN"), alias="api_key"
     )
     """Workspace token (alias ``api_key``); defaults to ``DATABRICKS_TOKEN``."""
+    workspace_profile: str | None = None
+    """A profile of ``~/.databrickscfg`` (``DATABRICKS_CONFIG_FILE``) to sign in with;
+    defaults to ``DATABRICKS_CONFIG_PROFILE``, else the file's ``DEFAULT`` section. (Not
+    ``profile``: LangChain chat models already have a ``profile`` field.)"""
+    client_id: str | None = None
+    """A service principal's OAuth client id; defaults to ``DATABRICKS_CLIENT_ID``."""
+    client_secret: SecretStr | None = None
+    """Its OAuth secret; defaults to ``DATABRICKS_CLIENT_SECRET``. Never serialized."""
+    auth_type: str | None = None
+    """Force one sign-in method (``pat``, ``oauth-m2m``, or a ``databricks-sdk`` one such as
+    ``databricks-cli``); defaults to ``DATABRICKS_AUTH_TYPE``."""
     external_model: ExternalModel | None = None
     """An ``external_model`` block (dict or :class:`~extmodels_integrations.ExternalModel`)."""
     endpoint_config: EndpointConfig | None = None
@@ -157,8 +168,14 @@ class TargetBase(BaseModel):
     def _build_client(self) -> TargetBase:
         self._client = ExternalClient(
             endpoint=self.endpoint,
-            host=self.host,
-            token=self.token,
+            # Left to the client when they are the environment's defaults, so its errors name
+            # the variable they came from.
+            host=self.host if "host" in self.model_fields_set else None,
+            token=self.token if "token" in self.model_fields_set else None,
+            profile=self.workspace_profile,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            auth_type=self.auth_type,
             external_model=self.external_model,
             endpoint_config=self.endpoint_config,
             routing_seed=self.routing_seed,
@@ -209,7 +226,8 @@ class TargetBase(BaseModel):
     # -- pickling and deep copies -----------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        """The pickled state: the serialized form's rule. ``token`` and every plaintext secret
+        """The pickled state: the serialized form's rule. ``token``, ``client_secret`` and
+        every plaintext secret
         are left out (as top-level ``None`` keys) and come back on unpickling from the
         environment variables :func:`secret_env_var` names; the fields serialization excludes
         (``secret_resolver``, the httpx clients) stay behind."""
@@ -217,6 +235,8 @@ class TargetBase(BaseModel):
         data = {k: v for k, v in self.__dict__.items() if k in fields and not fields[k].exclude}
         if data.get("token") is not None:
             del data["token"]  # its default reads DATABRICKS_TOKEN
+        # The client reads DATABRICKS_CLIENT_SECRET when it is unset.
+        data.pop("client_secret", None)
         if self.external_model is not None:
             data["external_model"] = block_without_secrets(self.external_model)
             data.update(dict.fromkeys(self._plaintext_secrets()))

@@ -33,6 +33,10 @@ QUIRKS_BASE = f"http://127.0.0.1:{QUIRKS_PORT}"
 _ENV_TO_CLEAR = (
     "DATABRICKS_HOST",
     "DATABRICKS_TOKEN",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_AUTH_TYPE",
+    "DATABRICKS_CONFIG_PROFILE",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "OPENAI_API_BASE",
@@ -51,6 +55,8 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("EXTMODELS_SECRET__"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LANGSMITH_TRACING", "false")
+    # The developer's own ~/.databrickscfg must not sign the tests in anywhere.
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(ROOT / ".no-databrickscfg-in-tests"))
 
 
 # OAuth token exchanges (Entra client credentials, Vertex service-account JWTs): what they

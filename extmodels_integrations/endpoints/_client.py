@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,16 +11,16 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from extmodels_integrations._auth import Auth, StaticAuth
+from extmodels_integrations._auth import Auth
 from extmodels_integrations._control import asleep
 from extmodels_integrations._exceptions import (
     APIError,
-    ConfigurationError,
     EndpointNotFoundError,
     ExternalModelError,
 )
 from extmodels_integrations._reading import public_url
 from extmodels_integrations._transport import Transport
+from extmodels_integrations._workspace import find_workspace, sign_in
 from extmodels_integrations.endpoints._body import (
     BodySource,
     desired_body,
@@ -44,28 +43,11 @@ from extmodels_integrations.endpoints._state import workspace_error
 __all__ = ["arun", "run"]
 
 
-def _connect(host: str | None, token: str | None, profile: str | None) -> tuple[str, Auth]:
-    """The workspace URL and the auth of its API calls: ``host`` / ``token``, else
-    ``DATABRICKS_HOST`` / ``DATABRICKS_TOKEN`` (a personal access token, as a Bearer header).
-    The one place credentials come from, so the workspace auth chain replaces only this."""
-    if profile is not None:
-        raise ConfigurationError(
-            f"profile={profile!r}: config-file profiles are not read yet: pass host= and "
-            "token=, or set DATABRICKS_HOST and DATABRICKS_TOKEN"
-        )
-    host = host or os.environ.get("DATABRICKS_HOST")
-    token = token or os.environ.get("DATABRICKS_TOKEN")
-    missing = [n for n, v in (("host", host), ("token", token)) if not v]
-    if missing or host is None or token is None:
-        raise ConfigurationError(
-            f"the workspace {' and '.join(missing)} is not set: pass "
-            f"{', '.join(f'{m}=' for m in missing)} or set "
-            f"{' and '.join(f'DATABRICKS_{m.upper()}' for m in missing)}"
-        )
-    base = host.strip().rstrip("/")
-    if "://" not in base:
-        base = "https://" + base  # as the Databricks SDKs read DATABRICKS_HOST
-    return base, StaticAuth({"Authorization": ("Bearer ", SecretStr(token))})
+def _connect(workspace: Mapping[str, Any]) -> tuple[str, Auth]:
+    """The workspace URL and the auth of its API calls, signed in as every workspace-facing
+    part of the package is (see :mod:`extmodels_integrations._workspace`)."""
+    signed_in = sign_in(find_workspace(workspace))
+    return signed_in.host, signed_in.auth
 
 
 class _Base:
@@ -78,12 +60,24 @@ class _Base:
         token: str | None = None,
         *,
         profile: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | SecretStr | None = None,
+        auth_type: str | None = None,
         timeout: float = 60.0,
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.host, self._auth = _connect(host, token, profile)
+        self.host, self._auth = _connect(
+            {
+                "host": host,
+                "token": token,
+                "profile": profile,
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "auth_type": auth_type,
+            }
+        )
         self.transport = Transport(
             provider="databricks",
             timeout=timeout,

@@ -49,7 +49,7 @@ class ExternalTarget(TargetBase):
         ``<ENTITY>_<FIELD>`` (entity ``primary``: ``PRIMARY_OPENAI_API_KEY``).
         ``{{secrets/...}}`` references stay in the block: they are not secret.
         """
-        secrets = {"token": "DATABRICKS_TOKEN"}
+        secrets = {"token": "DATABRICKS_TOKEN", "client_secret": "DATABRICKS_CLIENT_SECRET"}
         secrets.update({name: secret_env_var(name) for name in self._plaintext_secrets()})
         secrets.update({k: env for k, (env, _) in self._entity_secrets().items()})
         return secrets

@@ -38,7 +38,7 @@ class ExternalTarget(TargetBase):
 
     @classmethod
     def _serialized_input(cls, data: dict[str, Any]) -> dict[str, Any]:
-        for name in ("token", "api_key"):
+        for name in ("token", "api_key", "client_secret"):
             if name in data and data[name] is None:
                 del data[name]  # a serialized model: the token comes back from the environment
         if "model_name" in data and "model_name" not in cls.model_fields:
@@ -47,7 +47,7 @@ class ExternalTarget(TargetBase):
 
     # -- serialization without secrets -------------------------------------------------------
 
-    @field_serializer("token")
+    @field_serializer("token", "client_secret")
     def _no_token(self, token: SecretStr | None) -> None:
         return None
 
@@ -63,11 +63,11 @@ class ExternalTarget(TargetBase):
     def custom_model_dump(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, Any]:
-        """Every field but the secrets: ``token`` is ``None``; each plaintext secret of
-        ``external_model`` becomes a top-level ``<name>_plaintext: None`` (of an endpoint
-        config's served entity: ``served_entities__<index>__<name>_plaintext: None``), read
-        back from the environment variable :func:`secret_env_var` names, or passed again to
-        ``from_dict``."""
+        """Every field but the secrets: ``token`` and ``client_secret`` are ``None``; each
+        plaintext secret of ``external_model`` becomes a top-level ``<name>_plaintext: None``
+        (of an endpoint config's served entity:
+        ``served_entities__<index>__<name>_plaintext: None``), read back from the environment
+        variable :func:`secret_env_var` names, or passed again to ``from_dict``."""
         data: dict[str, Any] = handler(self)
         data.update(dict.fromkeys(self._plaintext_secrets()))
         data.update(dict.fromkeys(self._entity_secrets()))

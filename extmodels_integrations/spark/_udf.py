@@ -37,6 +37,9 @@ _CLIENT_FIELDS = (
     "endpoint",
     "host",
     "token",
+    "client_id",
+    "client_secret",
+    "auth_type",
     "external_model",
     "endpoint_config",
     "routing_seed",
@@ -65,6 +68,10 @@ class Target(TypedDict, total=False):
     host: str
     token: str | SecretStr
     api_key: str | SecretStr
+    workspace_profile: str
+    client_id: str
+    client_secret: str | SecretStr
+    auth_type: str
     external_model: Mapping[str, Any]
     endpoint_config: Mapping[str, Any] | str | EndpointConfig
     model: str
@@ -182,6 +189,12 @@ def _batches(
 
 def _recipe(target: TargetBase, task: Task, rate: tuple[int, float] | None, share: int) -> Recipe:
     options = {name: getattr(target, name) for name in _CLIENT_FIELDS}
+    options["profile"] = target.workspace_profile
+    workspace = target.client.workspace
+    if workspace is not None:
+        # What the driver signed in with, long-lived: each executor signs in by itself and
+        # refreshes its own OAuth tokens, however long its tasks run.
+        options.update(workspace.portable())
     target.client.close()  # built on the driver only to validate the target
     # Identifies the client in each executor's cache: same config, same client and limiter.
     key = hashlib.sha256(_dumps((options, task, rate, share))).hexdigest()

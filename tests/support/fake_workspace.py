@@ -7,18 +7,75 @@ An endpoint is ``NOT_READY`` / ``IN_PROGRESS`` after a create or config update f
 next one end ``UPDATE_FAILED`` with ``failure_message``; ``inject`` answers the next requests
 with given error statuses, bodies and headers (429 + Retry-After). Plaintext secrets are never
 echoed.
+
+Sign-in, for the auth tests: ``service_principals`` (client id -> secret) may ask
+``/oidc/v1/token`` (HTTP Basic) for OAuth tokens living ``token_lifetime`` seconds
+(``token_requests`` counts the asks, :meth:`FakeWorkspace.expire_tokens` invalidates every
+token issued); the OIDC discovery document and ``/.well-known/databricks-config`` are served
+as ``databricks-sdk`` reads them; ``basic_users`` may use HTTP Basic on the API. ``secrets``
+((scope, key) -> value) is served by ``/api/2.0/secrets/get``, and
+``/serving-endpoints/<name>/invocations`` answers a chat completion (a stream when asked).
 """
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 API = "/api/2.0/serving-endpoints"
 _PATH = re.compile(rf"^{API}(?:/([^/]+))?(/config|/ai-gateway|/rate-limits|/tags)?$")
+
+
+def _basic(auth: str) -> tuple[str | None, str, str]:
+    if not auth.startswith("Basic "):
+        return None, "", ""
+    try:
+        user, sep, password = base64.b64decode(auth[6:]).decode().partition(":")
+    except ValueError:
+        return None, "", ""
+    return user, sep, password
+
+
+_INVOCATIONS = re.compile(r"^/serving-endpoints/([^/]+)/invocations$")
+
+
+def _completion(name: str, body: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": name,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _chunks(name: str, count: int) -> bytes:
+    events = []
+    for i in range(count):
+        last = i == count - 1
+        chunk = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "model": name,
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": f"w{i} "},
+                    "finish_reason": "stop" if last else None,
+                }
+            ],
+        }
+        events.append(f"data: {json.dumps(chunk)}\n\n")
+    events.append("data: [DONE]\n\n")
+    return "".join(events).encode()
 
 
 def _no_plaintext(node: Any) -> Any:
@@ -32,8 +89,27 @@ def _no_plaintext(node: Any) -> Any:
 class FakeWorkspace:
     """Start with ``with FakeWorkspace(token="t") as ws:``; ``ws.url`` is the host."""
 
-    def __init__(self, token: str = "fake-token", polls_until_ready: int = 1) -> None:
+    def __init__(
+        self,
+        token: str = "fake-token",
+        polls_until_ready: int = 1,
+        *,
+        service_principals: dict[str, str] | None = None,
+        token_lifetime: int = 3600,
+        basic_users: dict[str, str] | None = None,
+        secrets: dict[tuple[str, str], str] | None = None,
+    ) -> None:
         self.token = token
+        self.service_principals = dict(service_principals or {})
+        self.token_lifetime = token_lifetime
+        self.basic_users = dict(basic_users or {})
+        self.secrets = dict(secrets or {})
+        self.token_requests = 0
+        #: The OAuth tokens issued and still accepted.
+        self.issued: set[str] = set()
+        #: (path, Authorization header) of every request the auth check let through.
+        self.authorized: list[tuple[str, str]] = []
+        self._serial = itertools.count(1)
         self.polls_until_ready = polls_until_ready
         self.fail_next_update = False
         self.failure_message = "served entity failed to deploy"
@@ -58,6 +134,52 @@ class FakeWorkspace:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def expire_tokens(self) -> None:
+        """Reject every OAuth token issued so far, as the workspace does once they expire."""
+        with self._lock:
+            self.issued.clear()
+
+    def _accepts(self, auth: str) -> bool:
+        if auth == f"Bearer {self.token}" or auth.removeprefix("Bearer ") in self.issued:
+            return True
+        user, _, password = _basic(auth)
+        return user is not None and self.basic_users.get(user) == password
+
+    def _token_answer(self, auth: str, form: dict[str, list[str]]) -> tuple[int, Any]:
+        client_id, _, secret = _basic(auth)
+        if client_id is None or self.service_principals.get(client_id) != secret:
+            return 401, {
+                "error": "invalid_client",
+                "error_description": "Client authentication failed",
+            }
+        if form.get("grant_type") != ["client_credentials"] or form.get("scope") != ["all-apis"]:
+            return 400, {"error": "invalid_request", "error_description": f"form {sorted(form)}"}
+        with self._lock:
+            self.token_requests += 1
+            token = f"oauth-{client_id}-{next(self._serial)}"
+            self.issued.add(token)
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
+        return 200, {**answer, "scope": "all-apis"}
+
+    def _public(self, path: str) -> dict[str, Any] | None:
+        """The documents anyone may read: OIDC discovery and the host metadata."""
+        if path == "/oidc/.well-known/oauth-authorization-server":
+            return {
+                "issuer": f"{self.url}/oidc",
+                "token_endpoint": f"{self.url}/oidc/v1/token",
+                "authorization_endpoint": f"{self.url}/oidc/v1/authorize",
+            }
+        if path == "/.well-known/databricks-config":
+            return {"oidc_endpoint": f"{self.url}/oidc", "workspace_id": "1234"}
+        return None
+
+    def _secret(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        scope, key = (query.get(n, [""])[0] for n in ("scope", "key"))
+        value = self.secrets.get((scope, key))
+        if value is None:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"no {scope}/{key}"}
+        return 200, {"key": key, "value": base64.b64encode(value.encode()).decode()}
 
     def mutations(self) -> list[tuple[str, str]]:
         """(method, path) of every call that is not a GET."""
@@ -181,9 +303,18 @@ class FakeWorkspace:
                 raw = self.rfile.read(length) if length else b""
                 auth = self.headers.get("authorization")
                 headers: dict[str, str] = {}
-                if auth is None:
+                path, _, query = self.path.partition("?")
+                public = workspace._public(path)
+                invocation = _INVOCATIONS.match(path)
+                if path == "/oidc/v1/token" and self.command == "POST":
+                    status, answer = workspace._token_answer(
+                        auth or "", parse_qs(raw.decode(), keep_blank_values=True)
+                    )
+                elif public is not None and self.command == "GET":
+                    status, answer = 200, public
+                elif auth is None:
                     status, answer = 401, {"error_code": "UNAUTHENTICATED", "message": "no token"}
-                elif auth != f"Bearer {workspace.token}":
+                elif not workspace._accepts(auth):
                     status, answer = (
                         403,
                         {
@@ -194,16 +325,30 @@ class FakeWorkspace:
                 elif workspace.inject:
                     status, answer, extra = workspace.inject.pop(0)
                     headers.update(extra)
+                elif path == "/api/2.0/secrets/get":
+                    workspace.authorized.append((path, auth))
+                    status, answer = workspace._secret(parse_qs(query))
+                elif invocation is not None:
+                    workspace.authorized.append((path, auth))
+                    request = json.loads(raw) if raw else {}
+                    if request.get("stream"):
+                        self._send(200, _chunks(invocation.group(1), 5), "text/event-stream")
+                        return
+                    status, answer = 200, _completion(invocation.group(1), request)
                 else:
-                    path = self.path.split("?")[0]
+                    workspace.authorized.append((path, auth))
                     status, answer = workspace.handle(
                         self.command, path, json.loads(raw) if raw else None
                     )
-                data = json.dumps(answer).encode()
+                self._send(status, json.dumps(answer).encode(), "application/json", headers)
+
+            def _send(
+                self, status: int, data: bytes, kind: str, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", kind)
                 self.send_header("content-length", str(len(data)))
-                for name, value in headers.items():
+                for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
