@@ -433,4 +433,12 @@ def _request(cls: type[_R], request: _R | None, fields: dict[str, Any]) -> _R:
         return cls(**fields)
     if fields:
         raise TypeError("pass either a request object or keyword fields, not both")
+    if not isinstance(request, cls):
+        # A list of messages or a prompt string here would otherwise fail deep in a provider
+        # adapter with an error about shapes, far from the call that was wrong.
+        raise TypeError(
+            f"the request must be a {cls.__name__} or keyword fields, not "
+            f"{type(request).__name__}: e.g. chat(messages=[...]), complete(prompt=...), "
+            "embed(input=...)"
+        )
     return request

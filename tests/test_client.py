@@ -709,3 +709,9 @@ def test_injected_http_client_is_not_closed(server) -> None:
         ) as client:
             client.chat(messages=MESSAGES)
         assert not http.is_closed
+
+
+def test_a_list_passed_positionally_names_the_keyword() -> None:
+    client = ExternalClient(endpoint="e", host="http://127.0.0.1:9", token="t")
+    with pytest.raises(TypeError, match=r"chat\(messages=\[\.\.\.\]\)"):
+        client.chat([{"role": "user", "content": "hi"}])  # type: ignore[arg-type]

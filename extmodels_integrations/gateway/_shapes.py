@@ -116,9 +116,18 @@ def _tool_calls(choice: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _created(answered: int | None) -> int:
+    """The provider's own ``created``; now, for a provider that sends none (Anthropic, Gemini)."""
+    return int(time.time()) if answered is None else answered
+
+
 def response_json(result: ChatResponse | CompletionResponse, model: str) -> dict[str, Any]:
     """A complete chat or completions response."""
-    head = {"id": result.id or "", "created": int(time.time()), "model": result.model or model}
+    head = {
+        "id": result.id or "",
+        "created": _created(result.created),
+        "model": result.model or model,
+    }
     if isinstance(result, ChatResponse):
         choices: list[dict[str, Any]] = []
         for c in result.choices:
@@ -144,7 +153,7 @@ def response_json(result: ChatResponse | CompletionResponse, model: str) -> dict
 
 def chunk_json(chunk: ChatChunk | CompletionChunk, model: str) -> dict[str, Any]:
     """One stream chunk (usage only on the chunk that carries it)."""
-    head = {"id": chunk.id or "", "created": int(time.time()), "model": chunk.model or model}
+    head = {"id": chunk.id or "", "created": _created(chunk.created), "model": chunk.model or model}
     if isinstance(chunk, ChatChunk):
         choices: list[dict[str, Any]] = []
         for c in chunk.choices:

@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from extmodels_integrations.gateway._app import Settings, create_app
-from tests.support.openai_server import OpenAIStubServer
+from tests.support.openai_server import CREATED, OpenAIStubServer
 
 TOKEN = "gw-test-token-alice"
 PROVIDER_KEY = "sk-providerCANARY1234567890"
@@ -118,6 +118,7 @@ def test_openai_sdk_chat_completions_embeddings_stream(gateway: tuple[str, Any])
     )
     assert chat.choices[0].message.content
     assert chat.usage is not None and chat.usage.total_tokens > 0
+    assert chat.created == CREATED  # the provider's own, not the gateway's clock
     comp = client.completions.create(model="comp", prompt="Say hi")
     assert comp.choices[0].text
     emb = client.embeddings.create(model="emb", input=["a", "b"])
