@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from starlette.applications import Starlette
@@ -55,6 +55,8 @@ class Settings:
     store: str = "sqlite:///usage.db"
     limiter: str | None = None
     config_dir: str | None = None
+    limiter_on_outage: Literal["open", "closed"] = "closed"
+    """What rate-limited requests get while the limiter's Redis does not answer."""
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Gateway:
         self.endpoints = EndpointStore(self.http, config_dir)
         self.endpoints.load([Path(p) for p in settings.configs])
         self.store: Store = open_store(settings.store)
-        self.limiter: Limiter = open_limiter(settings.limiter)
+        self.limiter: Limiter = open_limiter(settings.limiter, on_outage=settings.limiter_on_outage)
 
     async def aclose(self) -> None:
         """Close clients, store and limiter."""
