@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,3 +197,101 @@ def test_worker_killed_mid_stream_typed_error_rows_kept_and_worker_restarted(
     assert victim not in replaced and len(replaced - workers) == 1
     after = asyncio.run(_steady(gateway, "closed-steady", 20))
     assert len(after) == 20 and set(after) == set(before)
+
+
+def _statuses(gw: Gateway, name: str, count: int) -> list[httpx.Response]:
+    """``count`` plain requests over fresh connections (so both workers take some)."""
+    return [_post(gw, name) for _ in range(count)]
+
+
+def _until_answered(gw: Gateway, name: str, seconds: float = 15.0) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while True:
+        response = _post(gw, name)
+        if response.status_code == 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
+
+
+def _redis_lines(gw: Gateway, text: str) -> list[dict[str, Any]]:
+    return [
+        line
+        for line in gw.lines()
+        if line["logger"] == "extmodels_integrations.gateway.ratelimit" and text in line["message"]
+    ]
+
+
+def test_redis_outage_fails_closed_by_default_then_recovers(
+    gateway: Gateway, redis_server: RedisServer, postgres_server: PostgresServer
+) -> None:
+    name = "closed-steady"
+    assert {r.status_code for r in _statuses(gateway, name, 4)} == {200}
+    redis_server.stop()
+    try:
+        refused = _statuses(gateway, name, 10)
+    finally:
+        redis_server.start()
+    for response in refused:
+        assert response.status_code == 503
+        assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+        assert "on_outage='closed'" in response.json()["message"]
+        assert response.headers["retry-after"] == "5"
+    assert _until_answered(gateway, name).status_code == 200
+    assert {r.status_code for r in _statuses(gateway, name, 6)} == {200}
+
+    # One error line per worker that saw the outage (not one per request), one when it is back.
+    down = _redis_lines(gateway, "unreachable")
+    assert 1 <= len(down) <= 2 and len({line["pid"] for line in down}) == len(down)
+    assert all("failing closed" in line["message"] for line in down)
+    assert {line["pid"] for line in _redis_lines(gateway, "answers again")} >= {
+        line["pid"] for line in down
+    }
+    rows = asyncio.run(_rows(postgres_server.url, name))
+    outage_rows = [r for r in rows if r.status == 503]
+    assert len(outage_rows) == 10 and {r.error_type for r in outage_rows} == {"rate_limit"}
+
+
+@pytest.fixture
+def open_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    base: str,
+    redis_server: RedisServer,
+    postgres_server: PostgresServer,
+) -> Iterator[Gateway]:
+    extra = ["--limiter-outage", "open"]
+    with _gateway(tmp_path_factory, base, redis_server, postgres_server, "open", extra) as gw:
+        yield gw
+
+
+def test_redis_outage_fails_open_when_configured_then_counts_again(
+    open_gateway: Gateway, redis_server: RedisServer, postgres_server: PostgresServer
+) -> None:
+    name = "open-steady"
+    # Each worker says at startup that its limits fail open.
+    warned = [line for line in open_gateway.lines() if "rate limits fail open" in line["message"]]
+    assert {line["pid"] for line in warned} == open_gateway.workers()
+    redis_server.stop()
+    try:
+        during = _statuses(open_gateway, name, 10)
+    finally:
+        redis_server.start()
+    assert {r.status_code for r in during} == {200}
+    assert _until_answered(open_gateway, name).status_code == 200
+    down = _redis_lines(open_gateway, "unreachable")
+    assert down and all("failing open" in line["message"] for line in down)
+    # Back to counting: Redis (without persistence here) restarted empty, and the calls after
+    # it are counted in it again.
+    assert {r.status_code for r in _statuses(open_gateway, name, 4)} == {200}
+    assert asyncio.run(_count_keys(redis_server.url)) >= 1
+    rows = asyncio.run(_rows(postgres_server.url, name))
+    assert len(rows) >= 15 and {r.status for r in rows} == {200}
+
+
+async def _count_keys(url: str) -> int:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        return len(await client.keys("extmodels:rl:*open-steady*"))
+    finally:
+        await client.aclose()
