@@ -49,7 +49,9 @@ ROOT = HERE.parent
 KEY = "sk-bench-not-a-real-key"
 TOKEN = "gw-bench-token"
 LITELLM_KEY = "sk-bench-litellm-master"
-PEERS = ROOT / ".venv-gateway-peers" / "bin"
+# Where the peers' commands are (EXTMODELS_BENCH_PEERS overrides it: the smoke test points it
+# at nothing to check that absent peers are skipped).
+PEERS = Path(os.environ.get("EXTMODELS_BENCH_PEERS", ROOT / ".venv-gateway-peers" / "bin"))
 BODY = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
 
 
