@@ -19,7 +19,7 @@ PYTHON_LOWEST ?= $(shell UV=$(UV) scripts/find-python 3.11)
 PYTHON_LATEST ?= $(shell UV=$(UV) scripts/find-python 3.13)
 TEST_DEPS := --extra all --extra spark --group test --group lint
 
-.PHONY: demo test lint typecheck pytest record bench lock test-lowest test-latest clean java-runtime redis-server
+.PHONY: demo test lint typecheck pytest record bench bench-gateway lock test-lowest test-latest clean java-runtime redis-server
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -91,5 +91,13 @@ bench: $(VENV)/.installed
 	scripts/install-env $(VENV) locked $(PYTHON) $(TEST_DEPS) --group bench
 	$(PY) benchmarks/run.py
 
+# The gateway against LiteLLM's proxy and MLflow's gateway (benchmarks/gateway_bench.py): the
+# peers run from their own venv, the gateway-peers group of uv.lock (resolved apart from the
+# test toolchain); writes benchmarks/RESULTS-gateway.md.
+PEERS_VENV := .venv-gateway-peers
+bench-gateway: $(VENV)/.installed
+	UV_PROJECT_ENVIRONMENT=$(PEERS_VENV) $(UV) sync --quiet --locked --only-group gateway-peers --python $(PYTHON)
+	$(PY) benchmarks/gateway_bench.py
+
 clean:
-	rm -rf $(VENV) .venv-lowest* .venv-latest* .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) .venv-lowest* .venv-latest* .tools .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from starlette.applications import Starlette
@@ -65,6 +65,8 @@ class Settings:
     store: str = "sqlite:///usage.db"
     limiter: str | None = None
     config_dir: str | None = None
+    limiter_on_outage: Literal["open", "closed"] = "closed"
+    """What rate-limited requests get while the limiter's Redis does not answer."""
 
 
 @dataclass
@@ -94,7 +96,7 @@ class Gateway:
         self.endpoints = EndpointStore(self.http, config_dir)
         self.endpoints.load([Path(p) for p in settings.configs])
         self.store: Store = open_store(settings.store)
-        self.limiter: Limiter = open_limiter(settings.limiter)
+        self.limiter: Limiter = open_limiter(settings.limiter, on_outage=settings.limiter_on_outage)
         self.metrics = Metrics()
 
     async def aclose(self) -> None:

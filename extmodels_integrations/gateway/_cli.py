@@ -2,20 +2,24 @@
 
 uvicorn starts workers by import string, so the options travel as JSON in the
 ``EXTMODELS_GATEWAY_SETTINGS`` environment variable and :func:`app_from_env` (a factory)
-builds each worker's app from it.
+builds each worker's app from it. Logs (uvicorn's and the gateway's JSON access lines) go to
+stderr, one JSON object a line, each with the ``pid`` of the worker that wrote it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["add_serve_parser", "app_from_env", "main"]
+__all__ = ["JsonLineFormatter", "add_serve_parser", "app_from_env", "main"]
 
 ENV = "EXTMODELS_GATEWAY_SETTINGS"
+_log = logging.getLogger("extmodels_integrations.gateway")
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -34,9 +38,70 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--tokens", required=True, help="tokens file (JSON or YAML)")
     parser.add_argument("--store", default="sqlite:///usage.db", help="usage/inference store")
-    parser.add_argument("--limiter", default=None, help="redis://... (default: in memory)")
+    parser.add_argument(
+        "--limiter",
+        "--redis",
+        dest="limiter",
+        default=None,
+        help="rate-limit state: redis://host:port/db, shared by every worker and replica "
+        "(default: in memory, this process only)",
+    )
+    parser.add_argument(
+        "--limiter-outage",
+        choices=("closed", "open"),
+        default="closed",
+        help="while the limiter's Redis does not answer: 'closed' refuses rate-limited "
+        "requests with 503 TEMPORARILY_UNAVAILABLE (default), 'open' lets them through "
+        "uncounted",
+    )
     parser.add_argument("--config-dir", default=None, help="persist API lifecycle changes here")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object a line: the record's message (merged in when it is a JSON object, as
+    the gateway's access lines are), plus ``time``, ``level``, ``logger`` and ``pid``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line."""
+        message = record.getMessage()
+        fields: dict[str, Any] = {}
+        if message.startswith("{"):
+            try:
+                parsed = json.loads(message)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                fields = parsed
+        if not fields:
+            fields = {"message": message}
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        head = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+        }
+        return json.dumps({**head, **fields})
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's ``log_config``: every line as JSON on stderr, the gateway's loggers included
+    (uvicorn's default configures only its own, which would drop the access lines)."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    loggers = ("uvicorn", "uvicorn.error", "uvicorn.access", "extmodels_integrations")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonLineFormatter"}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            name: {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
+            for name in loggers
+        },
+    }
 
 
 def app_from_env() -> Any:
@@ -45,7 +110,14 @@ def app_from_env() -> Any:
 
     raw = json.loads(os.environ[ENV])
     raw["configs"] = tuple(raw["configs"])
-    return create_app(Settings(**raw))
+    settings = Settings(**raw)
+    if settings.limiter is not None and settings.limiter_on_outage == "open":
+        # Failing open trades the limits for availability: say so where operators look.
+        _log.warning(
+            "rate limits fail open: while the limiter's Redis does not answer, requests go "
+            "through uncounted (--limiter-outage open)"
+        )
+    return create_app(settings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         args.store,
         args.limiter,
         args.config_dir,
+        limiter_on_outage=args.limiter_outage,
     )
     os.environ[ENV] = json.dumps(asdict(settings))
     uvicorn.run(
@@ -68,7 +141,11 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_level=args.log_level,
+        log_config=log_config(args.log_level),
+        # The gateway writes its own access line; uvicorn's would repeat it, query string
+        # included.
+        access_log=False,
     )
     return 0
 

@@ -60,6 +60,9 @@ end
 return 1
 """
 _PREFIX = "extmodels:rl:"
+# Connections per limiter (per worker): a script run takes well under a millisecond, so 32
+# serve thousands of admissions a second; Redis's own default allows 10,000 clients.
+POOL_SIZE = 32
 
 
 class RedisLimiter:
@@ -75,9 +78,18 @@ class RedisLimiter:
             ) from None
         self.where = url_without_password(url)
         self.on_outage = on_outage
-        self._redis: Any = aioredis.Redis.from_url(
-            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=10
+        # A blocking pool: a burst of requests waits (up to the socket timeout) for one of a
+        # bounded set of connections. redis-py's default pool instead raises "Too many
+        # connections" past 100 at once (redis 8), which would read as an outage under load.
+        self._pool: Any = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=2.0,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=10,
         )
+        self._redis: Any = aioredis.Redis(connection_pool=self._pool)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._add = self._redis.register_script(_ADD_TOKENS)
         self._down = False
@@ -158,3 +170,5 @@ class RedisLimiter:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._redis.aclose()
+        # A pool handed to the client is the caller's to close.
+        await self._pool.disconnect()

@@ -5,7 +5,6 @@ client, streams with output guardrails are buffered, and every request's row is 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from extmodels_integrations.gateway._errors import GatewayError
 from tests.gateway.test_gateway_clients import TOKEN, _serve
 from tests.support.canary import CANARIES, leaks
 from tests.support.openai_server import OpenAIStubServer
-from tests.support.servers import PostgresServer
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROVIDER_KEY = CANARIES["openai"]
@@ -187,21 +185,12 @@ def test_a_stream_is_buffered_only_with_output_guardrails(tmp_path: Path) -> Non
     assert buffered[0] == 502 and b'"delta"' not in buffered[1]
 
 
-def _fresh_database(server: PostgresServer) -> str:
-    import psycopg
-
-    name = f"gov_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return server.url.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_inference_rows_plain_and_streamed_without_secrets(
     tmp_path: Path, stub: OpenAIStubServer, backend: str, request: pytest.FixtureRequest
 ) -> None:
     store = (
-        _fresh_database(request.getfixturevalue("postgres_server"))
+        request.getfixturevalue("postgres_server").new_database()
         if backend == "postgres"
         else f"sqlite:///{tmp_path}/inference.db"
     )

@@ -71,7 +71,7 @@ def test_sqlite_and_postgres_give_the_same_rows(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
     lite = asyncio.run(_roundtrip(f"sqlite:///{tmp_path}/usage.db"))
-    pg = asyncio.run(_roundtrip(postgres_server.url))
+    pg = asyncio.run(_roundtrip(postgres_server.new_database()))
     assert lite == pg
     assert lite[0] == [_usage(i, "chat" if i < 4 else "embed") for i in range(6)]
     assert lite[1] == [_usage(i) for i in (1, 2, 3)]
