@@ -38,3 +38,22 @@ def serve(settings: Settings) -> Iterator[tuple[str, Any]]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def stub_body(name: str, base: str, task: str = "llm/v1/chat") -> dict[str, Any]:
+    """A create body: one ``openai`` external model on the loopback stub at ``base``, its key
+    the ``{{secrets/gw/openai}}`` reference, usage tracked."""
+    model = {
+        "name": "stub-model",
+        "provider": "openai",
+        "task": task,
+        "openai_config": {
+            "openai_api_key": "{{secrets/gw/openai}}",
+            "openai_api_base": f"{base}/v1",
+        },
+    }
+    return {
+        "name": name,
+        "config": {"served_entities": [{"name": "stub", "external_model": model}]},
+        "ai_gateway": {"usage_tracking_config": {"enabled": True}},
+    }

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from extmodels_integrations.gateway._app import Settings
-from tests.gateway._inprocess import serve
+from tests.gateway._inprocess import serve, stub_body
 from tests.support.openai_server import OpenAIStubServer
 
 TOKEN = "gw-frameworks-token-carol"
@@ -25,23 +25,6 @@ CORPUS = [
 ]
 
 
-def _body(name: str, task: str, base: str) -> dict[str, Any]:
-    model = {
-        "name": "stub-model",
-        "provider": "openai",
-        "task": task,
-        "openai_config": {
-            "openai_api_key": "{{secrets/gw/openai}}",
-            "openai_api_base": f"{base}/v1",
-        },
-    }
-    return {
-        "name": name,
-        "config": {"served_entities": [{"name": "stub", "external_model": model}]},
-        "ai_gateway": {"usage_tracking_config": {"enabled": True}},
-    }
-
-
 @pytest.fixture
 def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
     monkeypatch.setenv("EXTMODELS_SECRET__GW__OPENAI", PROVIDER_KEY)
@@ -51,7 +34,7 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
         configs = []
         for name, task in (("rag-chat", "llm/v1/chat"), ("rag-emb", "llm/v1/embeddings")):
             path = tmp_path / f"{name}.json"
-            path.write_text(json.dumps(_body(name, task, stub.base_url)))
+            path.write_text(json.dumps(stub_body(name, stub.base_url, task)))
             configs.append(str(path))
         tokens = tmp_path / "tokens.json"
         tokens.write_text(json.dumps({"tokens": [{"token": TOKEN, "user": "carol"}]}))

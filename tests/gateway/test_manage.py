@@ -18,29 +18,12 @@ from extmodels_integrations import ExternalClient
 from extmodels_integrations.endpoints import EndpointAlreadyExistsError, EndpointsClient
 from extmodels_integrations.gateway._app import Settings
 from extmodels_integrations.gateway._endpoints import EndpointStore
-from tests.gateway._inprocess import serve
+from tests.gateway._inprocess import serve, stub_body
 from tests.support.openai_server import OpenAIStubServer
 
 ADMIN = "gw-manage-token-admin"
 USER = "gw-manage-token-user"
 PROVIDER_KEY = "sk-providerCANARY-manage-5521"
-
-
-def _body(name: str, base: str) -> dict[str, Any]:
-    model: dict[str, Any] = {
-        "name": "stub-model",
-        "provider": "openai",
-        "task": "llm/v1/chat",
-        "openai_config": {
-            "openai_api_key": "{{secrets/gw/openai}}",
-            "openai_api_base": f"{base}/v1",
-        },
-    }
-    return {
-        "name": name,
-        "config": {"served_entities": [{"name": "stub", "external_model": model}]},
-        "ai_gateway": {"usage_tracking_config": {"enabled": True}},
-    }
 
 
 def _tokens(tmp_path: Path) -> str:
@@ -81,7 +64,7 @@ def test_apply_creates_skips_updates_and_deletes_on_the_gateway(
     gateway: tuple[str, Any], stub: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     host, _ = gateway
-    body = _body("team-chat", stub)
+    body = stub_body("team-chat", stub)
     with EndpointsClient(host=host, token=ADMIN) as client:
         created = client.apply(body, poll_interval=0.01)
         assert created.action == "create" and created.sent
@@ -96,7 +79,7 @@ def test_apply_creates_skips_updates_and_deletes_on_the_gateway(
         statuses = [_ask(host, "team-chat").status_code for _ in range(2)]
         assert statuses == [200, 429]
         with pytest.raises(EndpointAlreadyExistsError):
-            client.create(_body("team-chat", stub))
+            client.create(stub_body("team-chat", stub))
         live = client.get("team-chat")
         assert live["creator"] == "ops@example.com"
         assert PROVIDER_KEY not in json.dumps(live)
@@ -112,7 +95,7 @@ def test_databricks_sdk_and_mlflow_manage_the_gateway(
     from databricks.sdk.service.serving import EndpointCoreConfigInput
 
     w = WorkspaceClient(host=host, token=ADMIN)
-    body = _body("sdk-chat", stub)
+    body = stub_body("sdk-chat", stub)
     w.serving_endpoints.create(
         name="sdk-chat", config=EndpointCoreConfigInput.from_dict(body["config"])
     )
@@ -144,11 +127,11 @@ def test_only_can_manage_tokens_change_endpoints_and_bad_bodies_name_the_field(
 ) -> None:
     host, _ = gateway
     api = f"{host}/api/2.0/serving-endpoints"
-    denied = httpx.post(api, headers={"Authorization": f"Bearer {USER}"}, json=_body("x", stub))
+    denied = httpx.post(api, headers={"Authorization": f"Bearer {USER}"}, json=stub_body("x", stub))
     assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
     assert "CAN_MANAGE" in denied.json()["message"]
-    assert httpx.post(api, json=_body("x", stub)).status_code == 401
-    broken = copy.deepcopy(_body("x", stub))
+    assert httpx.post(api, json=stub_body("x", stub)).status_code == 401
+    broken = copy.deepcopy(stub_body("x", stub))
     broken["config"]["served_entities"][0]["external_model"]["provider"] = "openia"
     bad = httpx.post(api, headers={"Authorization": f"Bearer {ADMIN}"}, json=broken)
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -162,7 +145,7 @@ def test_workers_sharing_a_config_directory_see_each_others_changes(
     tmp_path: Path, stub: str
 ) -> None:
     operator = tmp_path / "op.json"
-    operator.write_text(json.dumps(_body("from-file", stub)))
+    operator.write_text(json.dumps(stub_body("from-file", stub)))
     folder = tmp_path / "shared"
 
     async def scenario() -> None:
@@ -170,7 +153,7 @@ def test_workers_sharing_a_config_directory_see_each_others_changes(
             one, two = EndpointStore(http, folder), EndpointStore(http, folder)
             one.load([operator])
             two.load([operator])
-            await one.put(one.build(_body("api-made", stub), "ops"), create=True)
+            await one.put(one.build(stub_body("api-made", stub), "ops"), create=True)
             assert [s.name for s in two.all()] == ["api-made", "from-file"]
             assert two.get("api-made").creator == "ops"
             await two.delete("from-file")
@@ -191,7 +174,7 @@ def test_our_classes_query_an_endpoint_created_through_the_gateway(
 ) -> None:
     host, _ = gateway
     with EndpointsClient(host=host, token=ADMIN) as admin:
-        admin.create(_body("made-here", stub), poll_interval=0.01)
+        admin.create(stub_body("made-here", stub), poll_interval=0.01)
     with ExternalClient(endpoint="made-here", host=host, token=USER) as client:
         answer = client.chat(messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].content
