@@ -71,6 +71,9 @@ class RedisLimiter:
     def __init__(self, url: str, *, on_outage: Literal["open", "closed"] = "closed") -> None:
         try:
             import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+            from redis.exceptions import ConnectionError as RedisConnectionError
         except ImportError:
             raise ConfigurationError(
                 "a redis:// rate limiter needs the redis client: pip install "
@@ -88,6 +91,12 @@ class RedisLimiter:
             socket_timeout=2.0,
             socket_connect_timeout=2.0,
             health_check_interval=10,
+            # After Redis restarts, a pooled socket is dead until used: one immediate retry on a
+            # fresh connection turns that into a normal answer. redis-py's own default differs by
+            # version (none in 5.x, three with up to 10 s of backoff in 6+) and retries timeouts
+            # too; an outage must answer fast, so the policy is set here: dropped sockets only.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            retry_on_error=[RedisConnectionError],
         )
         self._redis: Any = aioredis.Redis(connection_pool=self._pool)
         self._acquire = self._redis.register_script(_ACQUIRE)
