@@ -7,9 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,42 +14,13 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
 
-from extmodels_integrations.gateway._app import Settings, create_app
+from extmodels_integrations.gateway._app import Settings
+from tests.gateway._inprocess import serve, stub_body
 from tests.support.openai_server import CREATED, OpenAIStubServer
 
 TOKEN = "gw-test-token-alice"
 PROVIDER_KEY = "sk-providerCANARY1234567890"
-
-
-def _body(name: str, task: str, base: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "config": {
-            "served_entities": [
-                {
-                    "name": "stub",
-                    "external_model": {
-                        "name": "stub-model",
-                        "provider": "openai",
-                        "task": task,
-                        "openai_config": {
-                            "openai_api_key": "{{secrets/gw/openai}}",
-                            "openai_api_base": f"{base}/v1",
-                        },
-                    },
-                }
-            ]
-        },
-        "ai_gateway": {"usage_tracking_config": {"enabled": True}},
-    }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -78,7 +46,7 @@ def _serve(
         ("emb", "llm/v1/embeddings"),
     ):
         path = tmp_path / f"{name}.json"
-        body = _body(name, task, base)
+        body = stub_body(name, base, task)
         if limits:
             body["ai_gateway"]["rate_limits"] = limits
         body["ai_gateway"].update(ai_gateway or {})
@@ -95,19 +63,9 @@ def _serve(
             }
         )
     )
-    app = create_app(Settings(tuple(configs), str(tokens), store or f"sqlite:///{tmp_path}/u.db"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.gateway
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    settings = Settings(tuple(configs), str(tokens), store or f"sqlite:///{tmp_path}/u.db")
+    with serve(settings) as running:
+        yield running
 
 
 def test_openai_sdk_chat_completions_embeddings_stream(gateway: tuple[str, Any]) -> None:
