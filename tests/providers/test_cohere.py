@@ -64,6 +64,22 @@ def test_unknown_role_is_refused() -> None:
         cohere.to_cohere_messages([{"role": "function", "content": "x"}])
 
 
+def test_strict_tools_become_v2_strict_tools() -> None:
+    strict = {**WEATHER_TOOL, "function": {**WEATHER_TOOL["function"], "strict": True}}
+    request = ChatRequest(messages=[{"role": "user", "content": "x"}], tools=[strict, TIME_TOOL])
+    body = cohere.chat_body(request, "m", stream=False)
+    # v2 has one switch for all tools and no per-function flag.
+    assert body["strict_tools"] is True
+    assert body["tools"] == [WEATHER_TOOL, TIME_TOOL]
+    assert "strict" in strict["function"]  # the caller's tool is not changed
+    plain = cohere.chat_body(
+        ChatRequest(messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL]),
+        "m",
+        stream=False,
+    )
+    assert "strict_tools" not in plain
+
+
 @pytest.mark.parametrize(
     ("choice", "tools", "wire"),
     [

@@ -32,6 +32,7 @@ OK, ERROR, STRICT_DROPPED = "✓", "clear error", "✓ (strict dropped, with a w
 NO_HINTS = "hint ignored"
 CONSTRAINED = (
     '"strict": true',
+    '"strict_tools": true',
     '"output_config"',
     '"type": "json_object", "json_schema"',
     '"responseSchema"',
@@ -124,8 +125,8 @@ def _strict(target: dict[str, Any], request: ChatRequest, schema_key: str) -> st
         return ERROR
     assert schema_key in body, f"the schema was dropped from {body}"
     # Schemas these take are enforced by constrained decoding, strict without a flag:
-    # Anthropic's output_config.format, Cohere's json_object + json_schema, Gemini's
-    # responseSchema / responseJsonSchema.
+    # Anthropic's output_config.format, Cohere's json_object + json_schema (and strict_tools
+    # for tools), Gemini's responseSchema / responseJsonSchema.
     if any(key in body for key in CONSTRAINED):
         return OK
     assert any("strict" in w for w in warned), f"strict dropped without a warning: {body}"

@@ -132,6 +132,23 @@ def to_cohere_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> str | Non
     )
 
 
+def _tools(tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """The tools without OpenAI's per-function ``strict``, and whether any tool asked for it.
+
+    v2 chat has no per-tool flag: its ``strict_tools`` holds every tool to its schema. One
+    strict tool turns it on for all, which only constrains the others further (their calls
+    still match their schemas), where dropping it would lose what the user asked for."""
+    strict = False
+    out = []
+    for tool in tools:
+        function = tool.get("function")
+        if isinstance(function, dict) and "strict" in function:
+            strict = strict or bool(function["strict"])
+            tool = {**tool, "function": {k: v for k, v in function.items() if k != "strict"}}
+        out.append(tool)
+    return out, strict
+
+
 def _response_format(value: dict[str, Any]) -> dict[str, Any]:
     kind = value.get("type")
     if kind == "json_schema":
@@ -148,7 +165,9 @@ def chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, An
         raise UnsupportedParameterError(PROVIDER, "n", _CHAT_REJECTED["n"])
     body: dict[str, Any] = {"model": model, "messages": to_cohere_messages(request.messages)}
     if request.tools:
-        body["tools"] = request.tools
+        body["tools"], strict = _tools(request.tools)
+        if strict:
+            body["strict_tools"] = True
         choice = to_cohere_tool_choice(request.tool_choice, request.tools)
         if choice is not None:
             body["tool_choice"] = choice
