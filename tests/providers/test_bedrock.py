@@ -29,6 +29,7 @@ from extmodels_integrations import (
     ExternalClient,
     MalformedResponseError,
     RateLimitError,
+    UnsupportedParameterError,
 )
 from extmodels_integrations._config import parse_external_model
 from extmodels_integrations._secrets import SecretResolver
@@ -495,3 +496,47 @@ def test_model_names_as_the_docs_write_them_get_their_vendor_prefix(
     assert adapter.url(adapter.model, stream=False).endswith(
         f"/model/{quote(sent, safe='')}/invoke"
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "task", "name"),
+    [
+        ("amazon.titan-text-express-v1", "llm/v1/completions", "logprobs"),
+        ("amazon.titan-text-express-v1", "llm/v1/chat", "top_k"),
+        ("amazon.titan-text-express-v1", "llm/v1/completions", "seed"),
+        ("cohere.command-r-v1:0", "llm/v1/chat", "logprobs"),
+        ("cohere.command-r-v1:0", "llm/v1/chat", "logit_bias"),
+        ("cohere.command-text-v14", "llm/v1/completions", "logprobs"),
+        ("cohere.command-text-v14", "llm/v1/completions", "frequency_penalty"),
+    ],
+)
+def test_openai_names_a_closed_bedrock_body_lacks_are_refused_before_sending(
+    model: str, task: str, name: str
+) -> None:
+    # Bedrock answers an unknown key with "extraneous key [...] is not permitted" after the
+    # fact; the package names the parameter first.
+    adapter = _adapter(target(model, task))
+    with pytest.raises(UnsupportedParameterError, match=name):
+        if task == "llm/v1/chat":
+            adapter.chat_request(
+                ChatRequest(messages=[{"role": "user", "content": "Hi"}], extra_params={name: 1}),
+                stream=False,
+            )
+        else:
+            adapter.completion_request(
+                CompletionRequest(prompt="Hi", extra_params={name: 1}), stream=False
+            )
+
+
+def test_what_a_bedrock_cohere_body_has_still_passes() -> None:
+    adapter = _adapter(target("cohere.command-r-v1:0", "llm/v1/chat"))
+    request = adapter.chat_request(
+        ChatRequest(
+            messages=[{"role": "user", "content": "Hi"}],
+            extra_params={"seed": 7, "frequency_penalty": 0.5, "top_k": 3},
+        ),
+        stream=False,
+    )
+    assert request.content is not None
+    body = json.loads(request.content)
+    assert {"seed": 7, "frequency_penalty": 0.5, "k": 3}.items() <= body.items()

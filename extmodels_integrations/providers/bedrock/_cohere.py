@@ -54,6 +54,25 @@ _COHERE_FINISH = {
     "TOOL_CALL": "tool_calls",
 }
 _COHERE_RENAMES = {"top_p": "p", "top_k": "k"}
+# OpenAI names the two Bedrock Cohere bodies lack (AWS "Cohere Command R and Command R+ models",
+# "Cohere Command models"); Bedrock refuses unknown keys, so they are refused here with the fix.
+_NO_LOGPROBS = "Cohere on Bedrock returns no OpenAI-style log probabilities; remove it"
+_CHAT_LACKS = {
+    **NO_REASONING,
+    "logprobs": _NO_LOGPROBS,
+    "top_logprobs": _NO_LOGPROBS,
+    "logit_bias": "Command R chat on Bedrock has no logit_bias; remove it",
+    "user": "Command R chat on Bedrock has no user field; remove it",
+}
+_GENERATE_LACKS = {
+    **NO_REASONING,
+    "logprobs": _NO_LOGPROBS,
+    "top_logprobs": _NO_LOGPROBS,
+    **dict.fromkeys(
+        ("presence_penalty", "frequency_penalty", "seed", "user"),
+        "Command text on Bedrock has no such field; remove it, or use a Command R model",
+    ),
+}
 # JSON-schema types -> the Python-style type names of v1 ``parameter_definitions``.
 _COHERE_TYPES = {
     "string": "str",
@@ -104,7 +123,7 @@ class _Cohere(_Dialect):
         _cohere_sampling(body, request.max_tokens, request.temperature, request.stop)
         body.update(
             provider_params(
-                PROVIDER, request.extra_params, renamed=_COHERE_RENAMES, rejected=NO_REASONING
+                PROVIDER, request.extra_params, renamed=_COHERE_RENAMES, rejected=_CHAT_LACKS
             )
         )
         return body
@@ -124,10 +143,9 @@ class _Cohere(_Dialect):
             _reject_n(request.n, "Cohere chat")
             body = {"message": prompt}
         _cohere_sampling(body, request.max_tokens, request.temperature, request.stop)
+        lacks = _GENERATE_LACKS if _is_generate_model(model) else _CHAT_LACKS
         body.update(
-            provider_params(
-                PROVIDER, request.extra_params, renamed=_COHERE_RENAMES, rejected=NO_REASONING
-            )
+            provider_params(PROVIDER, request.extra_params, renamed=_COHERE_RENAMES, rejected=lacks)
         )
         return body
 

@@ -50,6 +50,21 @@ _TITAN_FINISH = {
 # AWS: "you can only specify one of the following options: |, User:" (LiteLLM's filter regex
 # ^(\|+|User:)$ also admits runs of '|').
 _TITAN_STOPS = ("|", "User:")
+# textGenerationConfig takes temperature, topP, maxTokenCount and stopSequences only (AWS "Amazon
+# Titan Text models"); Bedrock refuses any other key ("extraneous key"), so the OpenAI names it
+# lacks are refused here, with the fix, before anything is sent.
+_TITAN_LACKS = {
+    **NO_REASONING,
+    "top_k": "Titan text has no top-k sampling; use top_p",
+    **dict.fromkeys(
+        ("logprobs", "top_logprobs"), "Titan text returns no log probabilities; remove it"
+    ),
+    **dict.fromkeys(
+        ("presence_penalty", "frequency_penalty", "logit_bias", "seed", "user"),
+        "Titan text's textGenerationConfig has only temperature, top_p, max_tokens and stop; "
+        "remove it",
+    ),
+}
 
 
 def _titan_stop_ok(stop: str) -> bool:
@@ -79,7 +94,7 @@ class _Titan(_Dialect):
         if stop:
             config["stopSequences"] = list(stop)
         config.update(
-            provider_params(PROVIDER, extra, renamed={"top_p": "topP"}, rejected=NO_REASONING)
+            provider_params(PROVIDER, extra, renamed={"top_p": "topP"}, rejected=_TITAN_LACKS)
         )
         body: dict[str, Any] = {"inputText": text}
         if config:
