@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    convert_to_openai_messages,
-)
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 
 from extmodels_integrations._types import ChatChoice, ChatChunkChoice, Message, Usage
+from extmodels_integrations.langchain._cache_marks import openai_messages
 
 __all__ = [
     "answer_fields",
@@ -72,7 +68,7 @@ def to_unified_messages(messages: Sequence[BaseMessage]) -> list[Message]:
     """OpenAI-style message dicts (tool calls, tool results and content blocks included);
     reasoning blocks of earlier answers (LangChain v1 ``reasoning`` blocks, Anthropic
     ``thinking`` blocks) in the unified ``thinking`` shape."""
-    converted = cast("list[Message]", convert_to_openai_messages(list(messages)))
+    converted = openai_messages(messages)
     for message in converted:
         content = message.get("content")
         if message.get("role") == "assistant" and isinstance(content, list):

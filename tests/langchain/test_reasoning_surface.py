@@ -116,11 +116,6 @@ async def test_thinking_is_left_out_for_openai(stub: OpenAIStubServer) -> None:
     assert reply.response_metadata["model_provider"] == "openai"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="langchain-core's convert_to_openai_messages drops cache_control from text blocks; "
-    "to_unified_messages must carry it over (not done yet)",
-)
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
 async def test_cache_control_passes_and_cache_tokens_are_reported(
