@@ -95,7 +95,9 @@ def _message(message: ChatMessage) -> Message:
 def _content(message: ChatMessage) -> str | list[dict[str, Any]] | None:
     parts: list[dict[str, Any]] = []
     for block in message.blocks:
-        if isinstance(block, TextBlock):
+        if isinstance(block, CachePoint):
+            _cache_point(block, parts)
+        elif isinstance(block, TextBlock):
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
             parts.append({"type": "image_url", "image_url": _image_url(block)})
@@ -103,15 +105,26 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]] | None:
             signed = _signed(block)
             if signed is not None:
                 parts.append(signed.as_content())
-        elif not isinstance(block, ToolCallBlock | CachePoint):
+        elif not isinstance(block, ToolCallBlock):
             # Sent nowhere rather than silently dropped: the caller should know.
             raise ConfigurationError(
                 f"{type(block).__name__} content is not supported: send text and images"
             )
-    if all(p["type"] == "text" for p in parts):
+    if all(p["type"] == "text" and "cache_control" not in p for p in parts):
         # Plain strings where possible: some serving endpoints reject a list of parts.
         return "\n".join(p["text"] for p in parts) if parts else None
     return parts
+
+
+def _cache_point(block: CachePoint, parts: list[dict[str, Any]]) -> None:
+    """``cache_control`` on the last part before the CachePoint, where LlamaIndex's Anthropic
+    integration puts it; a CachePoint with no part before it would be lost."""
+    if not parts:
+        raise ConfigurationError(
+            "a CachePoint must follow a text or image block of the same message: it marks "
+            "the end of the cached prefix there"
+        )
+    parts[-1]["cache_control"] = block.cache_control.model_dump(exclude_none=True)
 
 
 def _signed(block: ThinkingBlock) -> ReasoningBlock | None:
