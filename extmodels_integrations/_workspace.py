@@ -34,6 +34,7 @@ __all__ = [
     "WorkspaceSettings",
     "WorkspaceSignIn",
     "find_workspace",
+    "normalized_host",
     "sign_in",
 ]
 

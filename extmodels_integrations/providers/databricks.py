@@ -10,21 +10,14 @@ from extmodels_integrations._auth import Auth, StaticAuth
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._types import Task
 from extmodels_integrations._wire import HttpRequest
+from extmodels_integrations._workspace import normalized_host
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
 if TYPE_CHECKING:
     # The client imports this module for serving endpoints, which need no config models.
     from extmodels_integrations._config import ExternalModel
 
-__all__ = ["DatabricksAdapter", "build", "normalize_host"]
-
-
-def normalize_host(host: str) -> str:
-    """Add ``https://`` when missing and drop a trailing slash: ``DATABRICKS_HOST`` varies."""
-    host = host.strip().rstrip("/")
-    if "://" not in host:
-        host = "https://" + host
-    return host
+__all__ = ["DatabricksAdapter", "build"]
 
 
 class DatabricksAdapter(OpenAIFormatAdapter):
@@ -44,7 +37,7 @@ class DatabricksAdapter(OpenAIFormatAdapter):
         stream_usage: bool = True,
     ) -> None:
         super().__init__(model=endpoint, task=task, auth=auth)
-        self.host = normalize_host(host)
+        self.host = normalized_host(host)
         self.provider = provider
         self.stream_usage = stream_usage
 
