@@ -51,10 +51,11 @@ from extmodels_integrations._workspace import (
     WorkspaceSignIn,
     find_workspace,
     sign_in,
+    signed_in_to,
 )
 from extmodels_integrations.providers import build_adapter
 from extmodels_integrations.providers._base import Adapter, ParsedStream
-from extmodels_integrations.providers.databricks import DatabricksAdapter
+from extmodels_integrations.providers.databricks import TOKEN_FIELD, DatabricksAdapter
 
 if TYPE_CHECKING:
     from extmodels_integrations._config import ExternalModel
@@ -94,6 +95,7 @@ class DirectTarget(EmbeddingCalls):
         self._secret_resolver = secret_resolver
         self._built: Adapter | None = None
         self._build_lock = threading.Lock()
+        self._sign_in_lock = threading.Lock()
         # Set once the target answered a prompt list with a server error (see complete).
         self._one_prompt = False
         self._empty_stream_seen = False
@@ -128,7 +130,24 @@ class DirectTarget(EmbeddingCalls):
                 stream_usage=self._stream_usage,
             )
         resolver = SecretResolver(self._secret_resolver, workspace_fetch=self._workspace_fetch())
-        return build_adapter(self._external_model, resolver, stream_usage=self._stream_usage)
+        return build_adapter(
+            self._external_model,
+            resolver,
+            stream_usage=self._stream_usage,
+            workspace=self._signed_in_to,
+        )
+
+    def _signed_in(self) -> WorkspaceSignIn:
+        # Once per target, at the first need: the secrets fetch and a serving block without a
+        # token then share one sign-in (one OAuth token cache).
+        if self._workspace is None:
+            with self._sign_in_lock:
+                if self._workspace is None:
+                    self._workspace = sign_in(self._settings_found())
+        return self._workspace
+
+    def _signed_in_to(self, host: str) -> WorkspaceSignIn:
+        return signed_in_to(host, self._settings_found(), self._signed_in, field=TOKEN_FIELD)
 
     def workspace_host(self) -> str | None:
         """The workspace host the settings name, signed in or not."""
@@ -144,21 +163,11 @@ class DirectTarget(EmbeddingCalls):
         settings = self._settings_found()
         if self._workspace is None and not (settings.get("host") and settings.has_credentials()):
             return None
-        signed_in: list[DatabricksAdapter] = []
-        lock = threading.Lock()
-
-        def workspace() -> DatabricksAdapter:
-            # Signed in at the first secret read: a block without references never needs it.
-            with lock:
-                if not signed_in:
-                    found = self._workspace or sign_in(settings)
-                    signed_in.append(
-                        DatabricksAdapter(host=found.host, endpoint="", auth=found.auth)
-                    )
-            return signed_in[0]
 
         def fetch(scope: str, key: str) -> str | None:
-            workspace_ = workspace()
+            # Signed in at the first secret read: a block without references never needs it.
+            found = self._signed_in()
+            workspace_ = DatabricksAdapter(host=found.host, endpoint="", auth=found.auth)
             url, params = workspace_secret_request(workspace_.host, scope, key)
             request = HttpRequest(url=url, method="GET", params=params)
             # No named local for the answer: it holds the secret, and tracebacks that capture
