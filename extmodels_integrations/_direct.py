@@ -13,6 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from extmodels_integrations import _signed
 from extmodels_integrations._batching import (
     UsageOnce,
     as_chunks,
@@ -174,9 +175,7 @@ class DirectTarget(EmbeddingCalls):
             # locals would print it if decoding failed.
             try:
                 return decode_workspace_secret(
-                    self.transport.send_json(self._prepare(workspace_, request), workspace_.error)[
-                        0
-                    ]
+                    _signed.send(self.transport, found.auth, request, workspace_.error)[0]
                 )
             except NotFoundError:
                 return None
@@ -187,18 +186,13 @@ class DirectTarget(EmbeddingCalls):
         request.headers.update(adapter.auth.headers(self.transport, request))
         return request
 
-    async def _aprepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
-        request.headers.update(await adapter.auth.aheaders(self.transport, request))
-        return request
-
     # -- the two shells every task goes through ----------------------------------------------
 
     def _send(self, adapter: Adapter, request: HttpRequest) -> tuple[Any, Mapping[str, str]]:
-        return self.transport.send_json(self._prepare(adapter, request), adapter.error)
+        return _signed.send(self.transport, adapter.auth, request, adapter.error)
 
     async def _asend(self, adapter: Adapter, request: HttpRequest) -> tuple[Any, Mapping[str, str]]:
-        prepared = await self._aprepare(adapter, request)
-        return await self.transport.asend_json(prepared, adapter.error)
+        return await _signed.asend(self.transport, adapter.auth, request, adapter.error)
 
     def _stream(
         self,
@@ -208,9 +202,9 @@ class DirectTarget(EmbeddingCalls):
         parser: Callable[[], ParsedStream[Any, _C]],
         cls: type[_C],
     ) -> Iterator[_C]:
-        http = self._prepare(adapter, build(request))
+        http = build(request)
         usage = UsageOnce(request.model or adapter.model)
-        for chunks in self.transport.stream(http, adapter.error, parser):
+        for chunks in _signed.stream(self.transport, adapter.auth, http, adapter.error, parser):
             for chunk in chunks:
                 if usage.take(chunk):
                     yield chunk
@@ -226,9 +220,10 @@ class DirectTarget(EmbeddingCalls):
         parser: Callable[[], ParsedStream[Any, _C]],
         cls: type[_C],
     ) -> AsyncIterator[_C]:
-        http = await self._aprepare(adapter, build(request))
+        http = build(request)
         usage = UsageOnce(request.model or adapter.model)
-        async for chunks in self.transport.astream(http, adapter.error, parser):
+        streamed = _signed.astream(self.transport, adapter.auth, http, adapter.error, parser)
+        async for chunks in streamed:
             for chunk in chunks:
                 if usage.take(chunk):
                     yield chunk
