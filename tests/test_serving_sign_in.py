@@ -116,6 +116,31 @@ def test_a_body_without_the_token_warns_names_the_fix_and_strict_refuses() -> No
         load_endpoint_config(_body("https://dbc-1.cloud.databricks.com"), strict=True)
 
 
+def test_a_missing_token_and_a_local_field_are_named_in_one_warning() -> None:
+    anthropic = {
+        "name": "claude-sonnet-4-5",
+        "provider": "anthropic",
+        "task": "llm/v1/chat",
+        "anthropic_config": {
+            "anthropic_api_key_plaintext": PAT,
+            "anthropic_api_base": "http://127.0.0.1:1",
+        },
+    }
+    body = _body("https://dbc-1.cloud.databricks.com")
+    entities = [{**body["config"]["served_entities"][0], "name": "d"}]
+    entities.append({"external_model": anthropic, "name": "a"})
+    routes = [{"served_model_name": n, "traffic_percentage": 50} for n in ("d", "a")]
+    body["config"] = {"served_entities": entities, "traffic_config": {"routes": routes}}
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        load_endpoint_config(body)
+    [warning] = [w for w in seen if issubclass(w.category, NotDeployableWarning)]
+    text = str(warning.message)
+    assert "(2 problems)" in text and f"{FIELD}: not set" in text
+    assert "anthropic_api_base (" in text and "Remove the field of ours" in text
+    assert PAT not in text
+
+
 def test_a_body_with_the_token_is_deployable_and_both_twins_are_refused() -> None:
     url = "https://dbc-1.cloud.databricks.com"
     body = _body(url)
