@@ -81,6 +81,9 @@ class CachedTokenAuth:
         self._token: SecretStr | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
+        # Guards only the token's swaps (never held over a fetch, so the event loop may take
+        # it while a thread is fetching).
+        self._state_lock = threading.Lock()
         # asyncio locks belong to one event loop; keep one per loop.
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -99,8 +102,9 @@ class CachedTokenAuth:
         raise NotImplementedError
 
     def _fresh(self) -> SecretStr | None:
-        if self._token is not None and self._now() < self._expires_at - _REFRESH_MARGIN:
-            return self._token
+        token, expires_at = self._token, self._expires_at
+        if token is not None and self._now() < expires_at - _REFRESH_MARGIN:
+            return token
         return None
 
     def _now(self) -> float:
@@ -112,8 +116,18 @@ class CachedTokenAuth:
         if isinstance(answer, dict):
             answer = _TokenAnswer(answer)
         token, lifetime = self.read_token(answer)
-        self._token, self._expires_at = token, self._now() + lifetime
+        with self._state_lock:
+            self._token, self._expires_at = token, self._now() + lifetime
         return token
+
+    def forget(self, authorization: str) -> None:
+        """Drop the cached token if ``authorization`` (a request's header) carried it: the
+        server refused it before it expired. A token fetched since is kept, so many requests
+        the old token failed lead to one fetch."""
+        with self._state_lock:
+            token = self._token
+            if token is not None and authorization == "Bearer " + token.get_secret_value():
+                self._token, self._expires_at = None, 0.0
 
     def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
         token = self._fresh()

@@ -13,6 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from extmodels_integrations import _signed
 from extmodels_integrations._batching import (
     UsageOnce,
     as_chunks,
@@ -51,10 +52,11 @@ from extmodels_integrations._workspace import (
     WorkspaceSignIn,
     find_workspace,
     sign_in,
+    signed_in_to,
 )
 from extmodels_integrations.providers import build_adapter
 from extmodels_integrations.providers._base import Adapter, ParsedStream
-from extmodels_integrations.providers.databricks import DatabricksAdapter
+from extmodels_integrations.providers.databricks import TOKEN_FIELD, DatabricksAdapter
 
 if TYPE_CHECKING:
     from extmodels_integrations._config import ExternalModel
@@ -94,6 +96,7 @@ class DirectTarget(EmbeddingCalls):
         self._secret_resolver = secret_resolver
         self._built: Adapter | None = None
         self._build_lock = threading.Lock()
+        self._sign_in_lock = threading.Lock()
         # Set once the target answered a prompt list with a server error (see complete).
         self._one_prompt = False
         self._empty_stream_seen = False
@@ -128,7 +131,24 @@ class DirectTarget(EmbeddingCalls):
                 stream_usage=self._stream_usage,
             )
         resolver = SecretResolver(self._secret_resolver, workspace_fetch=self._workspace_fetch())
-        return build_adapter(self._external_model, resolver, stream_usage=self._stream_usage)
+        return build_adapter(
+            self._external_model,
+            resolver,
+            stream_usage=self._stream_usage,
+            workspace=self._signed_in_to,
+        )
+
+    def _signed_in(self) -> WorkspaceSignIn:
+        # Once per target, at the first need: the secrets fetch and a serving block without a
+        # token then share one sign-in (one OAuth token cache).
+        if self._workspace is None:
+            with self._sign_in_lock:
+                if self._workspace is None:
+                    self._workspace = sign_in(self._settings_found())
+        return self._workspace
+
+    def _signed_in_to(self, host: str) -> WorkspaceSignIn:
+        return signed_in_to(host, self._settings_found(), self._signed_in, field=TOKEN_FIELD)
 
     def workspace_host(self) -> str | None:
         """The workspace host the settings name, signed in or not."""
@@ -144,30 +164,18 @@ class DirectTarget(EmbeddingCalls):
         settings = self._settings_found()
         if self._workspace is None and not (settings.get("host") and settings.has_credentials()):
             return None
-        signed_in: list[DatabricksAdapter] = []
-        lock = threading.Lock()
-
-        def workspace() -> DatabricksAdapter:
-            # Signed in at the first secret read: a block without references never needs it.
-            with lock:
-                if not signed_in:
-                    found = self._workspace or sign_in(settings)
-                    signed_in.append(
-                        DatabricksAdapter(host=found.host, endpoint="", auth=found.auth)
-                    )
-            return signed_in[0]
 
         def fetch(scope: str, key: str) -> str | None:
-            workspace_ = workspace()
+            # Signed in at the first secret read: a block without references never needs it.
+            found = self._signed_in()
+            workspace_ = DatabricksAdapter(host=found.host, endpoint="", auth=found.auth)
             url, params = workspace_secret_request(workspace_.host, scope, key)
             request = HttpRequest(url=url, method="GET", params=params)
             # No named local for the answer: it holds the secret, and tracebacks that capture
             # locals would print it if decoding failed.
             try:
                 return decode_workspace_secret(
-                    self.transport.send_json(self._prepare(workspace_, request), workspace_.error)[
-                        0
-                    ]
+                    _signed.send(self.transport, found.auth, request, workspace_.error)[0]
                 )
             except NotFoundError:
                 return None
@@ -178,18 +186,13 @@ class DirectTarget(EmbeddingCalls):
         request.headers.update(adapter.auth.headers(self.transport, request))
         return request
 
-    async def _aprepare(self, adapter: Adapter, request: HttpRequest) -> HttpRequest:
-        request.headers.update(await adapter.auth.aheaders(self.transport, request))
-        return request
-
     # -- the two shells every task goes through ----------------------------------------------
 
     def _send(self, adapter: Adapter, request: HttpRequest) -> tuple[Any, Mapping[str, str]]:
-        return self.transport.send_json(self._prepare(adapter, request), adapter.error)
+        return _signed.send(self.transport, adapter.auth, request, adapter.error)
 
     async def _asend(self, adapter: Adapter, request: HttpRequest) -> tuple[Any, Mapping[str, str]]:
-        prepared = await self._aprepare(adapter, request)
-        return await self.transport.asend_json(prepared, adapter.error)
+        return await _signed.asend(self.transport, adapter.auth, request, adapter.error)
 
     def _stream(
         self,
@@ -199,9 +202,9 @@ class DirectTarget(EmbeddingCalls):
         parser: Callable[[], ParsedStream[Any, _C]],
         cls: type[_C],
     ) -> Iterator[_C]:
-        http = self._prepare(adapter, build(request))
+        http = build(request)
         usage = UsageOnce(request.model or adapter.model)
-        for chunks in self.transport.stream(http, adapter.error, parser):
+        for chunks in _signed.stream(self.transport, adapter.auth, http, adapter.error, parser):
             for chunk in chunks:
                 if usage.take(chunk):
                     yield chunk
@@ -217,9 +220,10 @@ class DirectTarget(EmbeddingCalls):
         parser: Callable[[], ParsedStream[Any, _C]],
         cls: type[_C],
     ) -> AsyncIterator[_C]:
-        http = await self._aprepare(adapter, build(request))
+        http = build(request)
         usage = UsageOnce(request.model or adapter.model)
-        async for chunks in self.transport.astream(http, adapter.error, parser):
+        streamed = _signed.astream(self.transport, adapter.auth, http, adapter.error, parser)
+        async for chunks in streamed:
             for chunk in chunks:
                 if usage.take(chunk):
                     yield chunk

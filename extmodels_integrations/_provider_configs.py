@@ -158,6 +158,10 @@ class _ProviderConfig(BaseModel):
             if name in self.model_fields_set
         ]
 
+    def deploy_needs(self) -> list[str]:
+        """Fields left out here that only a local run can do without, each with its fix."""
+        return []
+
 
 class OpenAiConfig(_ProviderConfig):
     """``openai_config``: OpenAI, any OpenAI-compatible server, and Azure OpenAI.
@@ -432,6 +436,23 @@ class DatabricksModelServingConfig(_ProviderConfig):
     databricks_api_token: str | None = None
     databricks_api_token_plaintext: SecretStr | None = None
 
+    def _issues(self) -> Issues:
+        # Without a token a local run signs in to the workspace the way the Databricks CLI
+        # does; deploy_needs() says a served endpoint still needs one.
+        return self._pair("databricks_api_token", required=False)
+
+    def deploy_needs(self) -> list[str]:
+        """``databricks_api_token`` when neither it nor its plaintext twin is given."""
+        if self._given("databricks_api_token") is not None:
+            return []
+        return [
+            "databricks_api_token: not set, so local runs sign in to databricks_workspace_url "
+            "through the workspace sign-in (host/token, DATABRICKS_* env vars, a "
+            "~/.databrickscfg profile, a service principal), but a served endpoint requires "
+            f"it: set databricks_api_token to a secret reference {REFERENCE_FORMAT} (or "
+            "databricks_api_token_plaintext to the value) before creating the endpoint"
+        ]
+
     @property
     def base_url(self) -> str:
         """``databricks_workspace_url``."""
@@ -452,16 +473,23 @@ ProviderConfig = (
 def check_deployable(
     configs: Iterable[tuple[str, ProviderConfig]], where: str, *, strict: bool
 ) -> None:
-    """Say once, for all ``(path, config)`` of one body, which local-only fields it holds: a
+    """Say once, for all ``(path, config)`` of one body, what a real endpoint would refuse:
+    local-only fields it holds and fields only a local run can do without. A
     :class:`NotDeployableWarning`, or with ``strict`` a :class:`ConfigurationError`."""
-    lines = [f"{path}.{line}" for path, config in configs for line in config.local_only()]
-    if not lines:
+    configs = list(configs)
+    extra = [f"{path}.{line}" for path, config in configs for line in config.local_only()]
+    needs = [f"{path}.{line}" for path, config in configs for line in config.deploy_needs()]
+    if not extra and not needs:
         return
-    it = "it" if len(lines) == 1 else "them"
+    it = "it" if len(extra) == 1 else "them"
     fix = f"remove {it} before creating the endpoint (for local runs {it} may stay)"
-    text = message(where, [f"{lines[0]}: {fix}"] if len(lines) == 1 else lines)
-    if len(lines) > 1:
-        text += f"\n{fix[0].upper()}{fix[1:]}."
+    if len(extra) + len(needs) == 1:
+        text = message(where, [f"{extra[0]}: {fix}"] if extra else needs)
+    else:
+        text = message(where, extra + needs)
+        if extra:
+            fields = "the field of ours" if len(extra) == 1 else "the fields of ours"
+            text += f"\nRemove {fields} before creating the endpoint (local runs may keep {it})."
     if strict:
         raise ConfigurationError(text)
     warnings.warn(text.replace("Invalid ", "Not deployable: ", 1), NotDeployableWarning, 4)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import configparser
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,9 @@ __all__ = [
     "WorkspaceSettings",
     "WorkspaceSignIn",
     "find_workspace",
+    "normalized_host",
     "sign_in",
+    "signed_in_to",
 ]
 
 #: Setting -> its environment variable, as the Databricks CLI and SDKs read them.
@@ -249,6 +251,44 @@ def sign_in(settings: WorkspaceSettings, *, timeout: float = 10.0) -> WorkspaceS
     if host is None and not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         raise ConfigurationError(_no_method(settings, sdk_note=None))
     return _sdk(settings, timeout)
+
+
+def signed_in_to(
+    host: str,
+    settings: WorkspaceSettings,
+    signed_in: Callable[[], WorkspaceSignIn],
+    *,
+    field: str,
+) -> WorkspaceSignIn:
+    """The sign-in ``signed_in()`` makes from ``settings``, for a block naming workspace
+    ``host`` but not ``field`` (its token), only when it is a sign-in to ``host``: one
+    workspace's credentials are never sent to another. Else :class:`ConfigurationError`
+    naming ``field`` and the fix."""
+    wanted = normalized_host(host)
+    found = settings.get("host")
+    # Checked before signing in too: databricks-sdk may probe the other host.
+    if found is not None and normalized_host(found.text()) != wanted:
+        other = f"{normalized_host(found.text())} (host from {found.source})"
+        raise ConfigurationError(_other_host(field, wanted, other))
+    try:
+        signed = signed_in()
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"{field}: not set, and signing in to {wanted} instead failed: {exc}"
+        ) from None
+    if signed.host != wanted:
+        raise ConfigurationError(_other_host(field, wanted, f"{signed.host} ({signed.method})"))
+    return signed
+
+
+def _other_host(field: str, wanted: str, other: str) -> str:
+    return (
+        f"{field}: not set, and the workspace sign-in found is for {other}, not {wanted}: its "
+        f"credentials are never sent to another workspace. Set {field} to a secret reference "
+        "{{secrets/<scope>/<key>}} (or the value in " + field.rsplit(".", 1)[-1] + "_plaintext)"
+        f", or sign in to {wanted}: host= or DATABRICKS_HOST with its credentials, or a "
+        f"profile whose host is {wanted} (profile= or DATABRICKS_CONFIG_PROFILE)"
+    )
 
 
 def _need_host(settings: WorkspaceSettings, host: str | None, method: str) -> str:

@@ -377,3 +377,44 @@ def test_profile_keys_that_are_no_sign_in_method_keep_the_core_path(tmp_path: Pa
     cfg.write_text("[p]\nhost = h.example\nazure_client_id = a\n")
     found = find_workspace({"profile": "p"}, {"DATABRICKS_CONFIG_FILE": str(cfg)})
     assert found.profile_keys == ("azure_client_id",)
+
+
+def test_one_profile_signs_in_the_secrets_fetch_the_serving_block_and_the_lifecycle(
+    ws: FakeWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _cfg(
+        tmp_path / "cfg",
+        f"""
+        [sp]
+        host = {ws.url}
+        client_id = sp-1
+        client_secret = {SECRET}
+        """,
+    )
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(cfg))
+    monkeypatch.setenv("DATABRICKS_CONFIG_PROFILE", "sp")
+    ws.secrets[("llm", "openai")] = "sk-from-the-workspace"
+    secret_block = {
+        "name": "gpt",
+        "provider": "openai",
+        "task": "llm/v1/chat",
+        "openai_config": {"openai_api_key": "{{secrets/llm/openai}}"},
+    }
+    assert "sk-from-the-workspace" in (
+        ExternalClient(external_model=secret_block)._adapter().auth.secret_values()
+    )
+    serving_block = {
+        "name": "team-llm",
+        "provider": "databricks-model-serving",
+        "task": "llm/v1/chat",
+        "databricks_model_serving_config": {"databricks_workspace_url": ws.url},
+    }
+    ExternalClient(external_model=serving_block).chat(messages=[{"role": "user", "content": "hi"}])
+    with EndpointsClient() as client:
+        assert list(client.list()) == []
+    assert [path for path, _ in ws.authorized] == [
+        "/api/2.0/secrets/get",
+        "/serving-endpoints/team-llm/invocations",
+        "/api/2.0/serving-endpoints",
+    ]
+    assert all(auth.startswith("Bearer oauth-sp-1-") for _, auth in ws.authorized)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from extmodels_integrations import _signed
 from extmodels_integrations._auth import Auth
 from extmodels_integrations._control import asleep
 from extmodels_integrations._exceptions import (
@@ -191,10 +192,8 @@ def _do(client: _Base, op: Call | Sleep) -> Any:
     if isinstance(op, Sleep):
         time.sleep(op.seconds)
         return None
-    req = op.request
-    req.headers.update(client._auth.headers(client.transport, req))
     try:
-        return client.transport.send_json(req, workspace_error)[0]
+        return _signed.send(client.transport, client._auth, op.request, workspace_error)[0]
     except APIError as error:
         client._answer(op, error)
         return None
@@ -220,10 +219,8 @@ async def _ado(client: _Base, op: Call | Sleep) -> Any:
     if isinstance(op, Sleep):
         await asleep(op.seconds)
         return None
-    req = op.request
-    req.headers.update(await client._auth.aheaders(client.transport, req))
     try:
-        return (await client.transport.asend_json(req, workspace_error))[0]
+        return (await _signed.asend(client.transport, client._auth, op.request, workspace_error))[0]
     except APIError as error:
         client._answer(op, error)
         return None

@@ -3,28 +3,26 @@ provider. Both ``POST {host}/serving-endpoints/{name}/invocations`` with the uni
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from extmodels_integrations._auth import Auth, StaticAuth
+from extmodels_integrations._exceptions import ConfigurationError
 from extmodels_integrations._secrets import SecretResolver
 from extmodels_integrations._types import Task
 from extmodels_integrations._wire import HttpRequest
+from extmodels_integrations._workspace import WorkspaceSignIn, normalized_host
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 
 if TYPE_CHECKING:
     # The client imports this module for serving endpoints, which need no config models.
     from extmodels_integrations._config import ExternalModel
 
-__all__ = ["DatabricksAdapter", "build", "normalize_host"]
+__all__ = ["TOKEN_FIELD", "DatabricksAdapter", "build"]
 
-
-def normalize_host(host: str) -> str:
-    """Add ``https://`` when missing and drop a trailing slash: ``DATABRICKS_HOST`` varies."""
-    host = host.strip().rstrip("/")
-    if "://" not in host:
-        host = "https://" + host
-    return host
+#: Where a ``databricks-model-serving`` block's token goes, as messages name it.
+TOKEN_FIELD = "databricks_model_serving_config.databricks_api_token"
 
 
 class DatabricksAdapter(OpenAIFormatAdapter):
@@ -44,7 +42,7 @@ class DatabricksAdapter(OpenAIFormatAdapter):
         stream_usage: bool = True,
     ) -> None:
         super().__init__(model=endpoint, task=task, auth=auth)
-        self.host = normalize_host(host)
+        self.host = normalized_host(host)
         self.provider = provider
         self.stream_usage = stream_usage
 
@@ -55,19 +53,33 @@ class DatabricksAdapter(OpenAIFormatAdapter):
 
 
 def build(
-    model: ExternalModel, resolver: SecretResolver, *, stream_usage: bool
+    model: ExternalModel,
+    resolver: SecretResolver,
+    *,
+    stream_usage: bool,
+    workspace: Callable[[str], WorkspaceSignIn] | None = None,
 ) -> DatabricksAdapter:
-    """The adapter for a ``databricks-model-serving`` external model, with its token resolved."""
+    """The adapter for a ``databricks-model-serving`` external model, with its token resolved.
+    Without a token, ``workspace(databricks_workspace_url)`` signs in to that workspace."""
     from extmodels_integrations._config import DatabricksModelServingConfig
 
     config = model.provider_config
     assert isinstance(config, DatabricksModelServingConfig)
     token = config.secret("databricks_api_token", resolver)
-    assert token is not None  # validation guarantees one of the pair
+    auth: Auth
+    if token is not None:
+        auth = StaticAuth({"Authorization": ("Bearer ", token)})
+    elif workspace is not None:
+        auth = workspace(config.databricks_workspace_url).auth
+    else:
+        raise ConfigurationError(
+            f"{TOKEN_FIELD}: not set and no workspace sign-in to fall back on: set it to a "
+            "secret reference {{secrets/<scope>/<key>}} or databricks_api_token_plaintext"
+        )
     return DatabricksAdapter(
         host=config.databricks_workspace_url,
         endpoint=model.name,
-        auth=StaticAuth({"Authorization": ("Bearer ", token)}),
+        auth=auth,
         task=model.task,
         provider=model.provider,
         stream_usage=stream_usage,

@@ -11,9 +11,11 @@ echoed.
 Sign-in, for the auth tests: ``service_principals`` (client id -> secret) may ask
 ``/oidc/v1/token`` (HTTP Basic) for OAuth tokens living ``token_lifetime`` seconds
 (``token_requests`` counts the asks, :meth:`FakeWorkspace.expire_tokens` invalidates every
-token issued); the OIDC discovery document and ``/.well-known/databricks-config`` are served
-as ``databricks-sdk`` reads them; ``basic_users`` may use HTTP Basic on the API. ``secrets``
-((scope, key) -> value) is served by ``/api/2.0/secrets/get``, and
+token issued, :meth:`FakeWorkspace.revoke` refuses tokens with 401 or 403 and
+``refuse_oauth`` every OAuth token, new ones too); the OIDC discovery document and
+``/.well-known/databricks-config`` are served as ``databricks-sdk`` reads them;
+``basic_users`` may use HTTP Basic on the API. ``secrets`` ((scope, key) -> value) is
+served by ``/api/2.0/secrets/get``, and
 ``/serving-endpoints/<name>/invocations`` answers a chat completion (a stream when asked).
 """
 
@@ -109,6 +111,12 @@ class FakeWorkspace:
         self.issued: set[str] = set()
         #: (path, Authorization header) of every request the auth check let through.
         self.authorized: list[tuple[str, str]] = []
+        #: Revoked tokens -> the status they are refused with (see :meth:`revoke`).
+        self.revoked: dict[str, int] = {}
+        #: When set, the status every OAuth token is refused with, new ones included.
+        self.refuse_oauth: int | None = None
+        #: (path, Authorization header) of every request refused for its token.
+        self.refused: list[tuple[str, str]] = []
         self._serial = itertools.count(1)
         self.polls_until_ready = polls_until_ready
         self.fail_next_update = False
@@ -139,6 +147,26 @@ class FakeWorkspace:
         """Reject every OAuth token issued so far, as the workspace does once they expire."""
         with self._lock:
             self.issued.clear()
+
+    def revoke(self, token: str | None = None, status: int = 401) -> None:
+        """Refuse ``token`` (default: every OAuth token issued so far) with ``status``, as a
+        workspace does once a token is revoked or its secret rotated, expiry or not: serving
+        endpoints answer 401, the REST API 403 ``Invalid access token.``."""
+        with self._lock:
+            for revoked in [token] if token is not None else sorted(self.issued):
+                self.revoked[revoked] = status
+                self.issued.discard(revoked)
+
+    def _refusal(self, auth: str) -> tuple[int, dict[str, Any]] | None:
+        token = auth.removeprefix("Bearer ")
+        status = self.revoked.get(token)
+        if status is None and token in self.issued:
+            status = self.refuse_oauth
+        if status is None:
+            return None
+        if status == 401:
+            return 401, {"error_code": "401", "message": "Invalid Token: the token was revoked"}
+        return status, {"error_code": status, "message": "Invalid access token."}
 
     def _accepts(self, auth: str) -> bool:
         if auth == f"Bearer {self.token}" or auth.removeprefix("Bearer ") in self.issued:
@@ -314,6 +342,9 @@ class FakeWorkspace:
                     status, answer = 200, public
                 elif auth is None:
                     status, answer = 401, {"error_code": "UNAUTHENTICATED", "message": "no token"}
+                elif (refusal := workspace._refusal(auth)) is not None:
+                    workspace.refused.append((path, auth))
+                    status, answer = refusal
                 elif not workspace._accepts(auth):
                     status, answer = (
                         403,
