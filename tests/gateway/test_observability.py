@@ -203,3 +203,17 @@ def test_one_json_access_line_per_request_without_secrets(
     served = "\n".join(r.getMessage() for r in caplog.records if r.thread != threading.get_ident())
     assert "/metrics" in served
     assert TOKEN not in served and not leaks([served])
+
+
+def test_the_cli_formatter_merges_an_access_line_and_wraps_other_messages() -> None:
+    from extmodels_integrations.gateway._cli import JsonLine, JsonLineFormatter
+
+    def record(msg: object) -> logging.LogRecord:
+        return logging.LogRecord("x.access", logging.INFO, __file__, 1, msg, None, None)
+
+    access = json.loads(JsonLineFormatter().format(record(JsonLine({"status": 200}))))
+    assert access["status"] == 200 and access["logger"] == "x.access" and "pid" in access
+    plain = json.loads(JsonLineFormatter().format(record('{"a": 1}')))
+    assert plain["a"] == 1
+    assert json.loads(JsonLineFormatter().format(record("hello")))["message"] == "hello"
+    assert json.loads(str(JsonLine({"status": 200}))) == {"status": 200}
