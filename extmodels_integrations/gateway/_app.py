@@ -9,6 +9,7 @@ event goes out (or when the client goes away), so a client that saw the end can 
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -67,6 +68,8 @@ class Settings:
     config_dir: str | None = None
     limiter_on_outage: Literal["open", "closed"] = "closed"
     """What rate-limited requests get while the limiter's Redis does not answer."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """The bearer token ``GET /metrics`` asks for (401 without it); None: open."""
 
 
 @dataclass
@@ -333,6 +336,13 @@ async def _answer(
     return answer, routing_metadata(result).get("served_entity"), result.usage
 
 
+def _bearer_is(request: Request, expected: str) -> bool:
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    # Constant time: the comparison must not tell a prober how much of a guess was right.
+    ok = hmac.compare_digest(sent.strip().encode(), expected.encode())
+    return scheme.lower() == "bearer" and ok
+
+
 def _routes(gw: Gateway) -> list[Route]:
     # Here, not at the top: the management routes build on this module.
     from extmodels_integrations.gateway._manage import manage_routes
@@ -361,9 +371,14 @@ def _routes(gw: Gateway) -> list[Route]:
             return error_response(error)
 
     async def metrics(request: Request) -> Response:
-        # Unauthenticated, as Prometheus scrapes usually are: it holds counts per endpoint,
-        # served entity, status and error type, never a requester, payload or credential.
-        # Where even endpoint names are private, keep /metrics off the public listener.
+        # Open unless the operator sets a token: it holds counts per endpoint, served entity,
+        # status and error type, never a requester, payload or credential. Gateway tokens do
+        # not open it: a scraper's credential should not also query the models.
+        expected = gw.settings.metrics_token
+        if expected is not None and not _bearer_is(request, expected):
+            return error_response(
+                unauthenticated("/metrics needs 'Authorization: Bearer <the metrics token>'")
+            )
         return Response(gw.metrics.render(), media_type=CONTENT_TYPE)
 
     return [

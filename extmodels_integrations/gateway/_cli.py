@@ -19,6 +19,7 @@ from typing import Any
 __all__ = ["JsonLine", "JsonLineFormatter", "add_serve_parser", "app_from_env", "main"]
 
 ENV = "EXTMODELS_GATEWAY_SETTINGS"
+METRICS_TOKEN_ENV = "EXTMODELS_GATEWAY_METRICS_TOKEN"
 _log = logging.getLogger("extmodels_integrations.gateway")
 
 
@@ -55,6 +56,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "uncounted",
     )
     parser.add_argument("--config-dir", default=None, help="persist API lifecycle changes here")
+    parser.add_argument(
+        "--metrics-token",
+        default=os.environ.get(METRICS_TOKEN_ENV),
+        help=f"bearer token GET /metrics asks for (default: ${METRICS_TOKEN_ENV}; unset: open); "
+        "prefer the variable: a flag's value shows in the process list",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
 
@@ -149,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         args.limiter,
         args.config_dir,
         limiter_on_outage=args.limiter_outage,
+        metrics_token=args.metrics_token or None,
     )
     os.environ[ENV] = json.dumps(asdict(settings))
     uvicorn.run(

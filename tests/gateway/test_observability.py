@@ -217,3 +217,49 @@ def test_the_cli_formatter_merges_an_access_line_and_wraps_other_messages() -> N
     assert plain["a"] == 1
     assert json.loads(JsonLineFormatter().format(record("hello")))["message"] == "hello"
     assert json.loads(str(JsonLine({"status": 200}))) == {"status": 200}
+
+
+def test_a_metrics_token_is_asked_for_and_never_echoed(tmp_path: Path) -> None:
+    from extmodels_integrations.gateway._app import Settings
+    from tests.gateway._inprocess import serve, stub_body
+
+    (tmp_path / "chat.json").write_text(json.dumps(stub_body("chat", "http://127.0.0.1:9")))
+    (tmp_path / "tokens.json").write_text(json.dumps({"tokens": [{"token": TOKEN, "user": "a"}]}))
+    secret = "metrics-scrape-secret"
+    settings = Settings(
+        (str(tmp_path / "chat.json"),),
+        str(tmp_path / "tokens.json"),
+        f"sqlite:///{tmp_path}/usage.db",
+        metrics_token=secret,
+    )
+    assert secret not in repr(settings)
+    with serve(settings) as (host, _):
+        missing = httpx.get(f"{host}/metrics")
+        gateway_token = httpx.get(f"{host}/metrics", headers=AUTH)
+        wrong = httpx.get(f"{host}/metrics", headers={"Authorization": "Bearer metrics-scrape"})
+        right = httpx.get(f"{host}/metrics", headers={"Authorization": f"Bearer {secret}"})
+    for refused in (missing, gateway_token, wrong):
+        assert refused.status_code == 401
+        assert refused.json()["error_code"] == "UNAUTHENTICATED"
+        assert secret not in refused.text
+    assert right.status_code == 200
+    assert "extmodels_gateway_requests_total" in right.text
+
+
+def test_the_metrics_token_comes_from_the_flag_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from extmodels_integrations.gateway import _cli
+
+    def parsed(*argv: str) -> argparse.Namespace:
+        parser = argparse.ArgumentParser()
+        _cli._arguments(parser)
+        return parser.parse_args(["c.json", "--tokens", "t.json", *argv])
+
+    monkeypatch.delenv(_cli.METRICS_TOKEN_ENV, raising=False)
+    assert parsed().metrics_token is None
+    assert parsed("--metrics-token", "flag").metrics_token == "flag"
+    monkeypatch.setenv(_cli.METRICS_TOKEN_ENV, "from-env")
+    assert parsed().metrics_token == "from-env"
