@@ -9,6 +9,7 @@ event goes out (or when the client goes away), so a client that saw the end can 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 import uuid
@@ -46,6 +47,7 @@ from extmodels_integrations.gateway._governance import (
     stored_payload,
 )
 from extmodels_integrations.gateway._metrics import CONTENT_TYPE, Metrics
+from extmodels_integrations.gateway._metrics_shared import SharedMetrics
 from extmodels_integrations.gateway._ratelimit import Limiter, open_limiter
 from extmodels_integrations.gateway._streams import error_response, stream
 from extmodels_integrations.gateway._tokens import Principal, TokenTable, load_tokens
@@ -68,6 +70,8 @@ class Settings:
     config_dir: str | None = None
     limiter_on_outage: Literal["open", "closed"] = "closed"
     """What rate-limited requests get while the limiter's Redis does not answer."""
+    metrics_dir: str | None = None
+    """Where the workers of one gateway share their counters (the CLI's, with ``--workers``)."""
     metrics_token: str | None = field(default=None, repr=False)
     """The bearer token ``GET /metrics`` asks for (401 without it); None: open."""
 
@@ -101,6 +105,15 @@ class Gateway:
         self.store: Store = open_store(settings.store)
         self.limiter: Limiter = open_limiter(settings.limiter, on_outage=settings.limiter_on_outage)
         self.metrics = Metrics()
+        self.shared = (
+            SharedMetrics(Path(settings.metrics_dir), self.metrics)
+            if settings.metrics_dir
+            else None
+        )
+
+    def render_metrics(self) -> str:
+        """The ``/metrics`` text: the whole gateway's when workers share a directory."""
+        return self.shared.render() if self.shared else self.metrics.render()
 
     async def aclose(self) -> None:
         """Close clients, store and limiter."""
@@ -379,7 +392,7 @@ def _routes(gw: Gateway) -> list[Route]:
             return error_response(
                 unauthenticated("/metrics needs 'Authorization: Bearer <the metrics token>'")
             )
-        return Response(gw.metrics.render(), media_type=CONTENT_TYPE)
+        return Response(gw.render_metrics(), media_type=CONTENT_TYPE)
 
     return [
         Route("/serving-endpoints/chat/completions", openai_route(CHAT), methods=["POST"]),
@@ -399,7 +412,11 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        publisher = asyncio.create_task(gw.shared.run()) if gw.shared else None
         yield
+        if publisher is not None and gw.shared is not None:
+            publisher.cancel()
+            gw.shared.publish()
         await gw.aclose()
 
     app = Starlette(routes=_routes(gw), middleware=[Middleware(AccessLog)], lifespan=lifespan)

@@ -12,6 +12,8 @@ import argparse
 import json
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -149,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
 
     from extmodels_integrations.gateway._app import Settings
 
+    # Workers are separate processes: they meet in a directory to answer /metrics for all.
+    shared = tempfile.mkdtemp(prefix="extmodels-metrics-") if args.workers > 1 else None
     settings = Settings(
         tuple(os.path.abspath(c) for c in args.configs),
         os.path.abspath(args.tokens),
@@ -156,21 +160,26 @@ def run(args: argparse.Namespace) -> int:
         args.limiter,
         args.config_dir,
         limiter_on_outage=args.limiter_outage,
+        metrics_dir=shared,
         metrics_token=args.metrics_token or None,
     )
-    os.environ[ENV] = json.dumps(asdict(settings))
-    uvicorn.run(
-        "extmodels_integrations.gateway._cli:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_config=log_config(args.log_level),
-        # The gateway writes its own access line; uvicorn's would repeat it, query string
-        # included.
-        access_log=False,
-    )
+    try:
+        os.environ[ENV] = json.dumps(asdict(settings))
+        uvicorn.run(
+            "extmodels_integrations.gateway._cli:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_config=log_config(args.log_level),
+            # The gateway writes its own access line; uvicorn's would repeat it, query string
+            # included.
+            access_log=False,
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 
