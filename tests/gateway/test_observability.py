@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -263,3 +264,35 @@ def test_the_metrics_token_comes_from_the_flag_or_the_environment(
     assert parsed("--metrics-token", "flag").metrics_token == "flag"
     monkeypatch.setenv(_cli.METRICS_TOKEN_ENV, "from-env")
     assert parsed().metrics_token == "from-env"
+
+
+def test_workers_sum_each_others_snapshots_and_skip_a_broken_one(tmp_path: Path) -> None:
+    from extmodels_integrations.gateway._metrics import Metrics
+    from extmodels_integrations.gateway._metrics_shared import SharedMetrics
+
+    mine, other = Metrics(), Metrics()
+    mine.observe("chat", "a", 200, None, 0.003, (2, 3))
+    other.observe("chat", "a", 200, None, 0.2, (5, 7))
+    other.observe("chat", "a", 429, "rate_limit", 0.001)
+    (tmp_path / "999999.json").write_text(json.dumps(other.state()))
+    (tmp_path / "999998.json").write_text("{not json")
+    shared = SharedMetrics(tmp_path, mine)
+    samples = parse_exposition(shared.render())
+    requests = samples["extmodels_gateway_requests_total"]
+    chat = (("endpoint", "chat"), ("served_entity", "a"))
+    assert requests[(*chat, ("status", "200"))] == 2
+    assert requests[(*chat, ("status", "429"))] == 1
+    assert samples["extmodels_gateway_output_tokens_total"][chat] == 10
+    assert samples["extmodels_gateway_request_duration_seconds_count"][chat] == 3
+    assert (
+        samples["extmodels_gateway_request_duration_seconds_bucket"][
+            (chat[0], ("le", "0.005"), chat[1])
+        ]
+        == 2
+    )
+    shared.publish()
+    published = tmp_path / f"{os.getpid()}.json"
+    assert json.loads(published.read_text()) == mine.state()
+    published.write_text("{}")
+    shared.publish()  # unchanged since: not rewritten
+    assert published.read_text() == "{}"
