@@ -77,6 +77,11 @@ class ExternalClient:
       ``routing_seed`` makes the split repeat exactly. Results say in ``metadata`` which
       served entity and provider answered (see :mod:`extmodels_integrations._routing`).
 
+    Fields of ours that a real endpoint would refuse (``anthropic_api_base``,
+    ``aws_session_token``...) in either block get one
+    :class:`~extmodels_integrations.NotDeployableWarning`; ``strict_config=True`` refuses them
+    with a ``ConfigurationError``, so what runs here also deploys.
+
     Secret references in ``external_model`` resolve through ``secret_resolver``, then
     ``EXTMODELS_SECRET__<SCOPE>__<KEY>`` environment variables, then the workspace secrets API
     when the workspace settings say how to sign in (see
@@ -108,6 +113,7 @@ class ExternalClient:
         client_id: str | None = None,
         client_secret: str | SecretStr | None = None,
         auth_type: str | None = None,
+        strict_config: bool = False,
     ) -> None:
         _check_arguments(endpoint, external_model, endpoint_config, max_concurrency)
         if rate_limit_behavior not in ("wait", "raise"):
@@ -115,8 +121,8 @@ class ExternalClient:
                 f"rate_limit_behavior={rate_limit_behavior!r}: use 'wait' or 'raise'"
             )
         self.endpoint = endpoint
-        self.external_model = _external_model(external_model)
-        self.endpoint_config = _endpoint_config(endpoint_config)
+        self.external_model = _external_model(external_model, strict_config)
+        self.endpoint_config = _endpoint_config(endpoint_config, strict_config)
         workspace = {
             "host": host,
             "token": token,
@@ -397,20 +403,22 @@ def _check_arguments(
         raise ConfigurationError("max_concurrency must be at least 1")
 
 
-def _external_model(block: Mapping[str, Any] | ExternalModel | None) -> ExternalModel | None:
+def _external_model(
+    block: Mapping[str, Any] | ExternalModel | None, strict: bool
+) -> ExternalModel | None:
     if block is None:
         return None
     from extmodels_integrations._config import parse_external_model
 
-    return parse_external_model(block)
+    return parse_external_model(block, strict=strict)
 
 
-def _endpoint_config(source: EndpointConfigSource | None) -> EndpointConfig | None:
+def _endpoint_config(source: EndpointConfigSource | None, strict: bool) -> EndpointConfig | None:
     if source is None:
         return None
     from extmodels_integrations._endpoint_config import load_endpoint_config
 
-    return load_endpoint_config(source)
+    return load_endpoint_config(source, strict=strict)
 
 
 def _routed(config: EndpointConfig, entity_options: dict[str, Any], **routing: Any) -> RoutedTarget:

@@ -45,6 +45,7 @@ from ._provider_configs import (
     Issues,
     OpenAiConfig,
     ProviderConfig,
+    check_deployable,
     fail,
     raise_issues,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "Task",
     "format_validation_error",
     "parse_external_model",
+    "validate_external_model",
 ]
 
 Provider = Literal[
@@ -246,15 +248,33 @@ def format_validation_error(
 
 
 def parse_external_model(
-    data: Mapping[str, Any] | ExternalModel, *, where: str = "external_model"
+    data: Mapping[str, Any] | ExternalModel,
+    *,
+    where: str = "external_model",
+    strict: bool = False,
 ) -> ExternalModel:
     """Validate an ``external_model`` block; raise ``ConfigurationError`` naming each problem.
 
     ``where`` prefixes every path in the message (e.g. ``endpoint_config.config.
-    served_entities[0].external_model``). ``data`` is not modified.
+    served_entities[0].external_model``). ``data`` is not modified. Fields of ours that a real
+    endpoint would refuse (``anthropic_api_base``, ``aws_session_token``...) get one
+    :class:`~extmodels_integrations.NotDeployableWarning` when a mapping is parsed;
+    ``strict=True`` refuses them, in an already parsed block too.
     """
     if isinstance(data, ExternalModel):
+        if strict:
+            _check_deployable(data, where, strict=True)
         return data
+    model = validate_external_model(data, where=where)
+    _check_deployable(model, where, strict=strict)
+    return model
+
+
+def validate_external_model(
+    data: Mapping[str, Any], *, where: str = "external_model"
+) -> ExternalModel:
+    """:func:`parse_external_model` without the deployability check, for a block inside an
+    endpoint body, which is checked once as a whole."""
     if not isinstance(data, Mapping):
         raise ConfigurationError(
             f"{where} must be a mapping with name, provider, task and a <provider>_config "
@@ -266,3 +286,10 @@ def parse_external_model(
         # `from None`: the ValidationError keeps every input value (plaintext keys included)
         # in .errors(), and a chained cause would carry it into tracebacks and reporters.
         raise ConfigurationError(format_validation_error(exc, where=where)) from None
+
+
+def _check_deployable(model: ExternalModel, where: str, *, strict: bool) -> None:
+    # One frame below parse_external_model, as load_endpoint_config's check is, so the
+    # warning points at the line that called either.
+    path = f"{where}.{CONFIG_KEYS[model.provider]}"
+    check_deployable([(path, model.provider_config)], where, strict=strict)

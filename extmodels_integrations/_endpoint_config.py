@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
 
 from . import _validation
-from ._config import CONFIG_KEYS, ExternalModel, parse_external_model
+from ._config import CONFIG_KEYS, ExternalModel, validate_external_model
 from ._exceptions import ConfigurationError
 from ._files import read_config_file
 from ._provider_configs import check_deployable
@@ -78,7 +78,7 @@ class _TrafficConfig(BaseModel):
 class _ServedEntity(BaseModel):
     model_config = _MODEL
     name: str | None = None
-    # Kept raw here and parsed with parse_external_model, whose messages name every field.
+    # Kept raw here and parsed with validate_external_model, whose messages name every field.
     external_model: dict[str, Any] | None = None
     environment_vars: dict[str, str] | None = None
     instance_profile_arn: str | None = None
@@ -277,7 +277,7 @@ def _format(error: ValidationError) -> str:
 
 
 def _problems_of(error: ConfigurationError, where: str) -> list[str]:
-    """The problem lines of a ``parse_external_model`` message, without its header."""
+    """The problem lines of a ``validate_external_model`` message, without its header."""
     text = str(error)
     head = f"Invalid {where}: "
     if text.startswith(head):
@@ -374,7 +374,7 @@ def _named_models(
         where = f"{WHERE}.config.served_entities[{i}]"
         assert entity.external_model is not None
         try:
-            model = parse_external_model(entity.external_model, where=f"{where}.external_model")
+            model = validate_external_model(entity.external_model, where=f"{where}.external_model")
         except ConfigurationError as exc:
             problems += _problems_of(exc, f"{where}.external_model")
             continue

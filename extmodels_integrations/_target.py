@@ -100,6 +100,11 @@ class TargetBase(BaseModel):
     endpoint_config: EndpointConfig | None = None
     """A serving-endpoint create body (dict, or path to a JSON/YAML file): routed by its traffic
     split, rate-limited, with fallbacks, as :class:`~extmodels_integrations.ExternalClient`."""
+    strict_config: bool = False
+    """Refuse, with a ``ConfigurationError``, the fields of ours a real endpoint would refuse
+    (``anthropic_api_base``, ``aws_session_token``...) in ``external_model`` or
+    ``endpoint_config``, instead of one ``NotDeployableWarning``: the config then deploys
+    unchanged."""
     routing_seed: int | None = None
     """Seed for the traffic split of ``endpoint_config`` (repeatable runs)."""
     fallbacks: bool | None = None
@@ -153,12 +158,13 @@ class TargetBase(BaseModel):
         if not isinstance(data, Mapping):
             return data
         data = peer_keywords(cls._serialized_input(dict(data)), cls.__name__)
+        strict = _strict_config(data)
         config = _config_with_lifted_secrets(data)
         if config is not None:
-            data["endpoint_config"] = load_endpoint_config(config)
+            data["endpoint_config"] = load_endpoint_config(config, strict=strict)
         block = _with_lifted_secrets(data)
         if block is not None:
-            data["external_model"] = parse_external_model(block)
+            data["external_model"] = parse_external_model(block, strict=strict)
         model = data.get("model", data.get("model_name"))
         if data.get("endpoint") is None and block is None and config is None and model:
             data["endpoint"] = model
@@ -176,6 +182,7 @@ class TargetBase(BaseModel):
             client_id=self.client_id,
             client_secret=self.client_secret,
             auth_type=self.auth_type,
+            strict_config=self.strict_config,
             external_model=self.external_model,
             endpoint_config=self.endpoint_config,
             routing_seed=self.routing_seed,
@@ -298,6 +305,17 @@ def without_plaintext(block: dict[str, Any], provider: str) -> dict[str, Any]:
     """A dumped ``external_model`` block without its ``*_plaintext`` fields."""
     key = CONFIG_KEYS[provider]  # type: ignore[index]  # a validated block's provider
     return {**block, key: {k: v for k, v in block[key].items() if not k.endswith("_plaintext")}}
+
+
+def _strict_config(data: Mapping[str, Any]) -> bool:
+    # Read before the blocks are parsed (they are checked as they are parsed), so checked
+    # here rather than left to the field's own validation.
+    strict = data.get("strict_config", False)
+    if not isinstance(strict, bool):
+        raise ConfigurationError(
+            f"strict_config must be True or False, not {type(strict).__name__}"
+        )
+    return strict
 
 
 def _config_with_lifted_secrets(data: dict[str, Any]) -> Any:

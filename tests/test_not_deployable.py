@@ -1,6 +1,8 @@
 """Fields of ours that a real serving endpoint would refuse (issue 19): kept for local runs,
-but loading a body says so once, with a NotDeployableWarning naming each field and why;
-``strict=True`` and the endpoint lifecycle refuse them before anything is sent."""
+but loading a body, or a bare external_model block, says so once, with a NotDeployableWarning
+naming each field and why; ``strict=True`` (``strict_config=True`` on the clients and every
+LangChain / LlamaIndex class) and the endpoint lifecycle refuse them before anything is
+sent."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ import pytest
 
 from extmodels_integrations import (
     ConfigurationError,
+    ExternalClient,
     NotDeployableWarning,
     load_endpoint_config,
+    parse_external_model,
 )
 from extmodels_integrations.endpoints import EndpointsClient
 from extmodels_integrations.langchain import ChatExternal
@@ -181,3 +185,110 @@ def test_the_lifecycle_refuses_the_body_before_sending() -> None:
             c.apply(_body(_entity(*LOCAL[0][:2])), poll_interval=0.01, timeout=5)
         assert ws.calls == []
     assert CANARY not in str(refused.value)
+
+
+# -- a bare external_model block, and strict_config on every class ----------------------------
+
+_BEDROCK = {**AWS, **AWS_KEYS, "bedrock_api_base": "http://127.0.0.1:1"}
+# (task, bedrock_provider, model) each class of that task can be built with
+_TASK_MODELS = {
+    "llm/v1/chat": ("anthropic", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+    "llm/v1/completions": ("amazon", "amazon.titan-text-express-v1"),
+    "llm/v1/embeddings": ("amazon", "amazon.titan-embed-text-v2:0"),
+}
+
+
+def _classes() -> list[Any]:
+    from extmodels_integrations import langchain as lc
+    from extmodels_integrations import llama_index as li
+
+    return [
+        pytest.param(cls, task, id=f"{framework}.{cls.__name__}")
+        for framework, module in (("langchain", lc), ("llama_index", li))
+        for cls, task in (
+            (module.ChatExternal, "llm/v1/chat"),
+            (module.CompletionExternal, "llm/v1/completions"),
+            (module.ExternalEmbeddings, "llm/v1/embeddings"),
+        )
+    ]
+
+
+def _bedrock_block(task: str, **config: Any) -> dict[str, Any]:
+    bedrock_provider, name = _TASK_MODELS[task]
+    block = {**_BEDROCK, "bedrock_provider": bedrock_provider, **config}
+    return {
+        "name": name,
+        "provider": "amazon-bedrock",
+        "task": task,
+        "amazon_bedrock_config": block,
+    }
+
+
+def _not_deployable(build: Any) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        built = build()
+    return built, [str(w.message) for w in seen if issubclass(w.category, NotDeployableWarning)]
+
+
+@pytest.mark.parametrize(("provider", "block", "field"), LOCAL, ids=[f for *_, f in LOCAL])
+def test_a_bare_block_warns_once_naming_the_field(provider: str, block: Any, field: str) -> None:
+    model = {"name": MODELS[provider], "provider": provider, "task": "llm/v1/chat"}
+    bare = {**model, CONFIG_KEYS[provider]: block}
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        parsed = parse_external_model(bare)
+    [warning] = [w for w in seen if issubclass(w.category, NotDeployableWarning)]
+    text = str(warning.message)
+    assert f"external_model.{CONFIG_KEYS[provider]}.{field} (" in text and CANARY not in text
+    assert warning.filename == __file__
+
+    with pytest.raises(ConfigurationError, match=rf"\.{field} \(") as refused:
+        parse_external_model(bare, strict=True)
+    assert CANARY not in str(refused.value)
+    _, again = _not_deployable(lambda: parse_external_model(parsed))
+    assert again == []  # warned when it was parsed
+    with pytest.raises(ConfigurationError, match=field):
+        parse_external_model(parsed, strict=True)
+
+
+def test_a_bare_block_with_several_local_fields_warns_once_naming_all() -> None:
+    block = _bedrock_block("llm/v1/chat", aws_session_token_plaintext=CANARY)
+    _, [text] = _not_deployable(lambda: ExternalClient(external_model=block))
+    assert "bedrock_api_base" in text and "aws_session_token_plaintext" in text
+    assert "(2 problems)" in text and CANARY not in text
+    with pytest.raises(ConfigurationError, match="aws_session_token_plaintext"):
+        ExternalClient(external_model=block, strict_config=True)
+
+
+@pytest.mark.parametrize(("cls", "task"), _classes())
+def test_every_class_warns_once_for_a_bare_block_and_runs(cls: Any, task: str) -> None:
+    model, [text] = _not_deployable(lambda: cls(external_model=_bedrock_block(task)))
+    assert "external_model.amazon_bedrock_config.bedrock_api_base" in text
+    assert model.strict_config is False
+
+
+@pytest.mark.parametrize(("cls", "task"), _classes())
+def test_strict_config_on_every_class_refuses_both_targets(cls: Any, task: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"amazon_bedrock_config\.bedrock_api_base"):
+        cls(external_model=_bedrock_block(task), strict_config=True)
+    body = _body({"external_model": _bedrock_block(task)})
+    with pytest.raises(ConfigurationError, match=r"served_entities\[0\].*bedrock_api_base") as r:
+        cls(endpoint_config=body, strict_config=True)
+    assert CANARY not in str(r.value)
+
+
+@pytest.mark.parametrize(("cls", "task"), _classes())
+def test_strict_config_passes_a_deployable_block_silently(cls: Any, task: str) -> None:
+    block = _bedrock_block(task)
+    del block["amazon_bedrock_config"]["bedrock_api_base"]
+    model, seen = _not_deployable(lambda: cls(external_model=block, strict_config=True))
+    assert seen == [] and model.strict_config is True
+    assert model.client.external_model == parse_external_model(block)
+
+
+def test_strict_config_takes_only_a_bool() -> None:
+    from extmodels_integrations.langchain import ChatExternal as Chat
+
+    with pytest.raises(ConfigurationError, match="strict_config must be True or False, not str"):
+        Chat(external_model=_bedrock_block("llm/v1/chat"), strict_config="false")
