@@ -65,14 +65,20 @@ _PREFIX = "extmodels:rl:"
 POOL_SIZE = 32
 
 
+def _no_backoff(backoff: Any) -> Any:
+    # redis 5.x ships NoBackoff untyped and 6+ typed; going through Any keeps mypy strict
+    # quiet on both ends of the supported range without a version-dependent ignore.
+    return backoff.NoBackoff()
+
+
 class RedisLimiter:
     """Rate-limit counters in Redis: ``open_limiter('redis://127.0.0.1:6379/0')``."""
 
     def __init__(self, url: str, *, on_outage: Literal["open", "closed"] = "closed") -> None:
         try:
             import redis.asyncio as aioredis
+            import redis.backoff as backoff
             from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
             from redis.exceptions import ConnectionError as RedisConnectionError
         except ImportError:
             raise ConfigurationError(
@@ -95,7 +101,7 @@ class RedisLimiter:
             # fresh connection turns that into a normal answer. redis-py's own default differs by
             # version (none in 5.x, three with up to 10 s of backoff in 6+) and retries timeouts
             # too; an outage must answer fast, so the policy is set here: dropped sockets only.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            retry=Retry(_no_backoff(backoff), 1, supported_errors=(RedisConnectionError,)),
             retry_on_error=[RedisConnectionError],
         )
         self._redis: Any = aioredis.Redis(connection_pool=self._pool)
