@@ -9,13 +9,14 @@ after its 200 headers went out, it is the status its usage row has (e.g. 502).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from extmodels_integrations.gateway._cli import JsonLine
 
 __all__ = ["SCOPE_KEY", "AccessLog", "access_info"]
 
@@ -61,12 +62,18 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            line = {
-                "time": arrived.isoformat(timespec="milliseconds"),
-                "method": scope.get("method"),
-                "path": scope.get("path"),
-                "status": info.get("status", http_status[0]),
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-                **{k: info.get(k) for k in _FIELDS},
-            }
-            _log.info(json.dumps(line))
+            if _log.isEnabledFor(logging.INFO):
+                _log.info(JsonLine(_line(scope, info, http_status[0], started, arrived)))
+
+
+def _line(
+    scope: Scope, info: dict[str, Any], http_status: int, started: float, arrived: datetime
+) -> dict[str, Any]:
+    return {
+        "time": arrived.isoformat(timespec="milliseconds"),
+        "method": scope.get("method"),
+        "path": scope.get("path"),
+        "status": info.get("status", http_status),
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        **{k: info.get(k) for k in _FIELDS},
+    }

@@ -9,6 +9,8 @@ event goes out (or when the client goes away), so a client that saw the end can 
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -45,9 +46,11 @@ from extmodels_integrations.gateway._governance import (
     stored_payload,
 )
 from extmodels_integrations.gateway._metrics import CONTENT_TYPE, Metrics
+from extmodels_integrations.gateway._metrics_shared import SharedMetrics
 from extmodels_integrations.gateway._ratelimit import Limiter, open_limiter
 from extmodels_integrations.gateway._streams import error_response, stream
 from extmodels_integrations.gateway._tokens import Principal, TokenTable, load_tokens
+from extmodels_integrations.gateway._upstream import upstream_client
 from extmodels_integrations.gateway._usage import InferenceRow, Store, UsageRow, open_store
 
 __all__ = ["Call", "Gateway", "Settings", "create_app"]
@@ -67,6 +70,10 @@ class Settings:
     config_dir: str | None = None
     limiter_on_outage: Literal["open", "closed"] = "closed"
     """What rate-limited requests get while the limiter's Redis does not answer."""
+    metrics_dir: str | None = None
+    """Where the workers of one gateway share their counters (the CLI's, with ``--workers``)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """The bearer token ``GET /metrics`` asks for (401 without it); None: open."""
 
 
 @dataclass
@@ -91,13 +98,22 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.tokens: TokenTable = load_tokens(settings.tokens)
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        self.http = upstream_client()
         config_dir = Path(settings.config_dir) if settings.config_dir else None
         self.endpoints = EndpointStore(self.http, config_dir)
         self.endpoints.load([Path(p) for p in settings.configs])
         self.store: Store = open_store(settings.store)
         self.limiter: Limiter = open_limiter(settings.limiter, on_outage=settings.limiter_on_outage)
         self.metrics = Metrics()
+        self.shared = (
+            SharedMetrics(Path(settings.metrics_dir), self.metrics)
+            if settings.metrics_dir
+            else None
+        )
+
+    def render_metrics(self) -> str:
+        """The ``/metrics`` text: the whole gateway's when workers share a directory."""
+        return self.shared.render() if self.shared else self.metrics.render()
 
     async def aclose(self) -> None:
         """Close clients, store and limiter."""
@@ -333,6 +349,13 @@ async def _answer(
     return answer, routing_metadata(result).get("served_entity"), result.usage
 
 
+def _bearer_is(request: Request, expected: str) -> bool:
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    # Constant time: the comparison must not tell a prober how much of a guess was right.
+    ok = hmac.compare_digest(sent.strip().encode(), expected.encode())
+    return scheme.lower() == "bearer" and ok
+
+
 def _routes(gw: Gateway) -> list[Route]:
     # Here, not at the top: the management routes build on this module.
     from extmodels_integrations.gateway._manage import manage_routes
@@ -361,10 +384,15 @@ def _routes(gw: Gateway) -> list[Route]:
             return error_response(error)
 
     async def metrics(request: Request) -> Response:
-        # Unauthenticated, as Prometheus scrapes usually are: it holds counts per endpoint,
-        # served entity, status and error type, never a requester, payload or credential.
-        # Where even endpoint names are private, keep /metrics off the public listener.
-        return Response(gw.metrics.render(), media_type=CONTENT_TYPE)
+        # Open unless the operator sets a token: it holds counts per endpoint, served entity,
+        # status and error type, never a requester, payload or credential. Gateway tokens do
+        # not open it: a scraper's credential should not also query the models.
+        expected = gw.settings.metrics_token
+        if expected is not None and not _bearer_is(request, expected):
+            return error_response(
+                unauthenticated("/metrics needs 'Authorization: Bearer <the metrics token>'")
+            )
+        return Response(gw.render_metrics(), media_type=CONTENT_TYPE)
 
     return [
         Route("/serving-endpoints/chat/completions", openai_route(CHAT), methods=["POST"]),
@@ -384,7 +412,11 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        publisher = asyncio.create_task(gw.shared.run()) if gw.shared else None
         yield
+        if publisher is not None and gw.shared is not None:
+            publisher.cancel()
+            gw.shared.publish()
         await gw.aclose()
 
     app = Starlette(routes=_routes(gw), middleware=[Middleware(AccessLog)], lifespan=lifespan)

@@ -12,13 +12,16 @@ import argparse
 import json
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonLineFormatter", "add_serve_parser", "app_from_env", "main"]
+__all__ = ["JsonLine", "JsonLineFormatter", "add_serve_parser", "app_from_env", "main"]
 
 ENV = "EXTMODELS_GATEWAY_SETTINGS"
+METRICS_TOKEN_ENV = "EXTMODELS_GATEWAY_METRICS_TOKEN"
 _log = logging.getLogger("extmodels_integrations.gateway")
 
 
@@ -55,8 +58,27 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "uncounted",
     )
     parser.add_argument("--config-dir", default=None, help="persist API lifecycle changes here")
+    parser.add_argument(
+        "--metrics-token",
+        default=os.environ.get(METRICS_TOKEN_ENV),
+        help=f"bearer token GET /metrics asks for (default: ${METRICS_TOKEN_ENV}; unset: open); "
+        "prefer the variable: a flag's value shows in the process list",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+
+
+class JsonLine:
+    """A log message that is a JSON object: encoded only when a handler formats it, and read
+    as a dict by the CLI's JSON formatter (no encode, decode, encode round trip a request)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return json.dumps(self.fields)
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -65,6 +87,8 @@ class JsonLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one JSON line."""
+        if isinstance(record.msg, JsonLine):
+            return self._line(record, record.msg.fields)
         message = record.getMessage()
         fields: dict[str, Any] = {}
         if message.startswith("{"):
@@ -74,10 +98,11 @@ class JsonLineFormatter(logging.Formatter):
                 parsed = None
             if isinstance(parsed, dict):
                 fields = parsed
-        if not fields:
-            fields = {"message": message}
+        return self._line(record, fields or {"message": message})
+
+    def _line(self, record: logging.LogRecord, fields: dict[str, Any]) -> str:
         if record.exc_info:
-            fields["exception"] = self.formatException(record.exc_info)
+            fields = {**fields, "exception": self.formatException(record.exc_info)}
         head = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
@@ -126,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
 
     from extmodels_integrations.gateway._app import Settings
 
+    # Workers are separate processes: they meet in a directory to answer /metrics for all.
+    shared = tempfile.mkdtemp(prefix="extmodels-metrics-") if args.workers > 1 else None
     settings = Settings(
         tuple(os.path.abspath(c) for c in args.configs),
         os.path.abspath(args.tokens),
@@ -133,20 +160,26 @@ def run(args: argparse.Namespace) -> int:
         args.limiter,
         args.config_dir,
         limiter_on_outage=args.limiter_outage,
+        metrics_dir=shared,
+        metrics_token=args.metrics_token or None,
     )
-    os.environ[ENV] = json.dumps(asdict(settings))
-    uvicorn.run(
-        "extmodels_integrations.gateway._cli:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_config=log_config(args.log_level),
-        # The gateway writes its own access line; uvicorn's would repeat it, query string
-        # included.
-        access_log=False,
-    )
+    try:
+        os.environ[ENV] = json.dumps(asdict(settings))
+        uvicorn.run(
+            "extmodels_integrations.gateway._cli:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_config=log_config(args.log_level),
+            # The gateway writes its own access line; uvicorn's would repeat it, query string
+            # included.
+            access_log=False,
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 

@@ -2,8 +2,9 @@
 
 Written here rather than with ``prometheus_client``: that package is not a dependency (not in
 ``uv.lock``), and five metric families with fixed labels need a few dozen lines, not an extra.
-The counters are per process: with ``--workers N`` each worker answers with its own numbers, so
-scrape each worker (or sum the usage table) when exact totals across workers matter.
+The counters are kept per process; with ``--workers N`` the CLI gives the workers one shared
+directory (``_metrics_shared``) where each publishes its counters, so any worker's scrape answers
+for the whole gateway.
 
 Labels are the endpoint and served entity (bounded: the operator's configs), the status and the
 error type; never the requester (unbounded, and a user list is not for an unauthenticated
@@ -52,6 +53,8 @@ class Metrics:
         self._tokens_in: Counter[tuple[str, str]] = Counter()
         self._tokens_out: Counter[tuple[str, str]] = Counter()
         self._latency: dict[tuple[str, str], _Histogram] = {}
+        self.changes = 0
+        """Requests observed so far: a publisher compares it to skip unchanged snapshots."""
 
     def observe(
         self,
@@ -63,6 +66,7 @@ class Metrics:
         tokens: tuple[int | None, int | None] = (None, None),
     ) -> None:
         """Count one answered request."""
+        self.changes += 1
         key = (endpoint, entity or "")
         self._requests[(*key, str(status))] += 1
         if error_type is not None:
@@ -70,6 +74,30 @@ class Metrics:
         self._tokens_in[key] += tokens[0] or 0
         self._tokens_out[key] += tokens[1] or 0
         self._latency.setdefault(key, _Histogram()).observe(seconds)
+
+    def state(self) -> dict[str, list[list[Any]]]:
+        """The counters as JSON-ready lists (label values, then the numbers)."""
+        counters: dict[str, Mapping[Any, int]] = {
+            "requests": self._requests,
+            "errors": self._errors,
+            "tokens_in": self._tokens_in,
+            "tokens_out": self._tokens_out,
+        }
+        out = {name: [[*k, v] for k, v in c.items()] for name, c in counters.items()}
+        out["latency"] = [[*k, h.buckets, h.total, h.count] for k, h in self._latency.items()]
+        return out
+
+    def add(self, state: Mapping[str, list[list[Any]]]) -> None:
+        """Add another process's :meth:`state` to these counters."""
+        for name, width in (("requests", 3), ("errors", 3), ("tokens_in", 2), ("tokens_out", 2)):
+            counter: Counter[Any] = getattr(self, f"_{name}")
+            for row in state.get(name, []):
+                counter[tuple(row[:width])] += int(row[width])
+        for *key, buckets, total, count in state.get("latency", []):
+            hist = self._latency.setdefault((key[0], key[1]), _Histogram())
+            hist.buckets = [a + int(b) for a, b in zip(hist.buckets, buckets, strict=True)]
+            hist.total += float(total)
+            hist.count += int(count)
 
     def render(self) -> str:
         """Every metric family in the text exposition format."""

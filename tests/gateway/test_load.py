@@ -143,3 +143,29 @@ def test_workers_log_one_json_line_per_request_without_secrets(gateway: Gateway)
     assert "sk-load" not in text and "gw-load-token" not in text
     for line in gateway.lines():
         assert {"time", "level", "logger", "pid"} <= set(line)
+
+
+def test_any_workers_metrics_count_the_requests_of_both(gateway: Gateway, store: str) -> None:
+    from tests.gateway.test_observability import parse_exposition
+
+    rows = asyncio.run(_usage(store))
+    served_by = Counter(line["pid"] for line in gateway.lines() if "request_id" in line)
+    assert len(served_by) == 2, served_by  # one worker's own counts cannot add up to all rows
+
+    def total() -> float:
+        # A new connection each time, so the scrapes land on either worker.
+        samples = parse_exposition(httpx.get(f"{gateway.url}/metrics").text)
+        series = samples.get("extmodels_gateway_requests_total", {})
+        return sum(v for k, v in series.items() if ("endpoint", ENDPOINT) in k)
+
+    # Each worker answers with the others' last snapshots, at most a publish interval old, so
+    # right after the burst one worker can be exact while the other still lags. Wait until ten
+    # scrapes in a row, whichever workers answer, all count every row.
+    scrapes: list[float] = []
+    deadline = time.monotonic() + 15
+    while scrapes[-10:] != [len(rows)] * 10 and time.monotonic() < deadline:
+        scrapes.append(total())
+        time.sleep(0.05)
+    assert scrapes[-10:] == [len(rows)] * 10, scrapes
+    scrapers = {line["pid"] for line in gateway.lines() if line.get("path") == "/metrics"}
+    assert scrapers <= gateway.workers()

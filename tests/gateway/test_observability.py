@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -203,3 +204,95 @@ def test_one_json_access_line_per_request_without_secrets(
     served = "\n".join(r.getMessage() for r in caplog.records if r.thread != threading.get_ident())
     assert "/metrics" in served
     assert TOKEN not in served and not leaks([served])
+
+
+def test_the_cli_formatter_merges_an_access_line_and_wraps_other_messages() -> None:
+    from extmodels_integrations.gateway._cli import JsonLine, JsonLineFormatter
+
+    def record(msg: object) -> logging.LogRecord:
+        return logging.LogRecord("x.access", logging.INFO, __file__, 1, msg, None, None)
+
+    access = json.loads(JsonLineFormatter().format(record(JsonLine({"status": 200}))))
+    assert access["status"] == 200 and access["logger"] == "x.access" and "pid" in access
+    plain = json.loads(JsonLineFormatter().format(record('{"a": 1}')))
+    assert plain["a"] == 1
+    assert json.loads(JsonLineFormatter().format(record("hello")))["message"] == "hello"
+    assert json.loads(str(JsonLine({"status": 200}))) == {"status": 200}
+
+
+def test_a_metrics_token_is_asked_for_and_never_echoed(tmp_path: Path) -> None:
+    from extmodels_integrations.gateway._app import Settings
+    from tests.gateway._inprocess import serve, stub_body
+
+    (tmp_path / "chat.json").write_text(json.dumps(stub_body("chat", "http://127.0.0.1:9")))
+    (tmp_path / "tokens.json").write_text(json.dumps({"tokens": [{"token": TOKEN, "user": "a"}]}))
+    secret = "metrics-scrape-secret"
+    settings = Settings(
+        (str(tmp_path / "chat.json"),),
+        str(tmp_path / "tokens.json"),
+        f"sqlite:///{tmp_path}/usage.db",
+        metrics_token=secret,
+    )
+    assert secret not in repr(settings)
+    with serve(settings) as (host, _):
+        missing = httpx.get(f"{host}/metrics")
+        gateway_token = httpx.get(f"{host}/metrics", headers=AUTH)
+        wrong = httpx.get(f"{host}/metrics", headers={"Authorization": "Bearer metrics-scrape"})
+        right = httpx.get(f"{host}/metrics", headers={"Authorization": f"Bearer {secret}"})
+    for refused in (missing, gateway_token, wrong):
+        assert refused.status_code == 401
+        assert refused.json()["error_code"] == "UNAUTHENTICATED"
+        assert secret not in refused.text
+    assert right.status_code == 200
+    assert "extmodels_gateway_requests_total" in right.text
+
+
+def test_the_metrics_token_comes_from_the_flag_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from extmodels_integrations.gateway import _cli
+
+    def parsed(*argv: str) -> argparse.Namespace:
+        parser = argparse.ArgumentParser()
+        _cli._arguments(parser)
+        return parser.parse_args(["c.json", "--tokens", "t.json", *argv])
+
+    monkeypatch.delenv(_cli.METRICS_TOKEN_ENV, raising=False)
+    assert parsed().metrics_token is None
+    assert parsed("--metrics-token", "flag").metrics_token == "flag"
+    monkeypatch.setenv(_cli.METRICS_TOKEN_ENV, "from-env")
+    assert parsed().metrics_token == "from-env"
+
+
+def test_workers_sum_each_others_snapshots_and_skip_a_broken_one(tmp_path: Path) -> None:
+    from extmodels_integrations.gateway._metrics import Metrics
+    from extmodels_integrations.gateway._metrics_shared import SharedMetrics
+
+    mine, other = Metrics(), Metrics()
+    mine.observe("chat", "a", 200, None, 0.003, (2, 3))
+    other.observe("chat", "a", 200, None, 0.2, (5, 7))
+    other.observe("chat", "a", 429, "rate_limit", 0.001)
+    (tmp_path / "999999.json").write_text(json.dumps(other.state()))
+    (tmp_path / "999998.json").write_text("{not json")
+    shared = SharedMetrics(tmp_path, mine)
+    samples = parse_exposition(shared.render())
+    requests = samples["extmodels_gateway_requests_total"]
+    chat = (("endpoint", "chat"), ("served_entity", "a"))
+    assert requests[(*chat, ("status", "200"))] == 2
+    assert requests[(*chat, ("status", "429"))] == 1
+    assert samples["extmodels_gateway_output_tokens_total"][chat] == 10
+    assert samples["extmodels_gateway_request_duration_seconds_count"][chat] == 3
+    assert (
+        samples["extmodels_gateway_request_duration_seconds_bucket"][
+            (chat[0], ("le", "0.005"), chat[1])
+        ]
+        == 2
+    )
+    shared.publish()
+    published = tmp_path / f"{os.getpid()}.json"
+    assert json.loads(published.read_text()) == mine.state()
+    published.write_text("{}")
+    shared.publish()  # unchanged since: not rewritten
+    assert published.read_text() == "{}"
