@@ -289,7 +289,5 @@ def validate_external_model(
 
 
 def _check_deployable(model: ExternalModel, where: str, *, strict: bool) -> None:
-    # One frame below parse_external_model, as load_endpoint_config's check is, so the
-    # warning points at the line that called either.
     path = f"{where}.{CONFIG_KEYS[model.provider]}"
     check_deployable([(path, model.provider_config)], where, strict=strict)

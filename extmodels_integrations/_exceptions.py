@@ -8,8 +8,9 @@ from field names, and the raw body is redacted before it is stored.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterable
+
+from ._warn import warn_user
 
 __all__ = [
     "APIConnectionError",
@@ -332,10 +333,9 @@ def renamed(module: str, name: str, namespace: dict[str, object]) -> object:
     new = RENAMED.get(name)
     if new is None:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
-    warnings.warn(
+    warn_user(
         f"{module}.{name} is renamed {new}; the old name goes in the next release",
         DeprecationWarning,
-        stacklevel=3,
     )
     # Cached so one import warns once (``from m import X`` looks the name up twice).
     namespace[name] = namespace[new]

@@ -4,7 +4,6 @@ or its ``*_plaintext`` twin, exactly one) and each provider's own checks."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from ._exceptions import ConfigurationError, NotDeployableWarning
 from ._secrets import REFERENCE_FORMAT, SecretResolver, secret_reference_problem
 from ._validation import ISSUES_KIND, message
+from ._warn import warn_user
 
 DEFAULT_OPENAI_API_BASE = "https://api.openai.com/v1"
 DEFAULT_ANTHROPIC_API_BASE = "https://api.anthropic.com"
@@ -492,4 +492,4 @@ def check_deployable(
             text += f"\nRemove {fields} before creating the endpoint (local runs may keep {it})."
     if strict:
         raise ConfigurationError(text)
-    warnings.warn(text.replace("Invalid ", "Not deployable: ", 1), NotDeployableWarning, 4)
+    warn_user(text.replace("Invalid ", "Not deployable: ", 1), NotDeployableWarning)

@@ -20,7 +20,6 @@ import logging
 import random
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import (
     AsyncGenerator,
@@ -40,6 +39,7 @@ from ._endpoint_config import EndpointConfig, RateLimit
 from ._events import Fallback, RateLimitWait, emit
 from ._exceptions import ExternalModelError, RateLimitError
 from ._types import ChatChunk, ChatResponse, CompletionChunk, CompletionResponse, EmbeddingsResponse
+from ._warn import warn_user
 
 __all__ = [
     "RateLimitBehavior",
@@ -174,10 +174,7 @@ def _applicable(limits: Sequence[RateLimit], user: str) -> list[RateLimit]:
             applied.append(limit)
     for limit in skipped:
         what = "token limits" if limit.calls is None else "user_group limits"
-        warnings.warn(
-            f"{limit.path}: {what} are kept for deployment but not applied locally",
-            stacklevel=4,
-        )
+        warn_user(f"{limit.path}: {what} are kept for deployment but not applied locally")
     return applied
 
 

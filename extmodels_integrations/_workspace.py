@@ -113,6 +113,17 @@ class WorkspaceSettings:
         """Whether anything beyond a host says how to sign in."""
         return bool(set(self.values) - {"host"}) or bool(self.profile_keys)
 
+    def portable(self) -> dict[str, Any]:
+        """Keyword arguments with which another process (a Spark executor, which does not see
+        environment variables set in this one) finds these same settings: what came from
+        arguments and environment variables, secrets as ``SecretStr``. A config-file
+        profile's values stay in the file, which that process reads by the profile name."""
+        return {
+            name: setting.value
+            for name, setting in self.values.items()
+            if setting.source.startswith(("argument ", "env var "))
+        }
+
 
 @dataclass(frozen=True)
 class WorkspaceSignIn:

@@ -6,6 +6,9 @@ sent."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -268,6 +271,23 @@ def test_every_class_warns_once_for_a_bare_block_and_runs(cls: Any, task: str) -
     assert model.strict_config is False
 
 
+def _entry_points() -> list[Any]:
+    client = pytest.param(ExternalClient, "llm/v1/chat", id="ExternalClient")
+    return [client, *_classes()]
+
+
+@pytest.mark.parametrize(("cls", "task"), _entry_points())
+def test_the_warning_points_at_the_line_that_built_the_class(cls: Any, task: str) -> None:
+    # Each entry point reaches the check at another depth (pydantic validators under
+    # LangChain and LlamaIndex, ExternalClient directly): all blame this file's line.
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        cls(external_model=_bedrock_block(task))
+    [warning] = [w for w in seen if issubclass(w.category, NotDeployableWarning)]
+    assert (warning.filename, warning.lineno) == (__file__, line)
+
+
 @pytest.mark.parametrize(("cls", "task"), _classes())
 def test_strict_config_on_every_class_refuses_both_targets(cls: Any, task: str) -> None:
     with pytest.raises(ConfigurationError, match=r"amazon_bedrock_config\.bedrock_api_base"):
@@ -292,3 +312,29 @@ def test_strict_config_takes_only_a_bool() -> None:
 
     with pytest.raises(ConfigurationError, match="strict_config must be True or False, not str"):
         Chat(external_model=_bedrock_block("llm/v1/chat"), strict_config="false")
+
+
+def test_a_script_run_with_python_m_gets_the_warning_with_its_line(tmp_path: Any) -> None:
+    # ``python -m`` runs the module as __main__ under a loader named for its real name: a
+    # warning that handed CPython the frame's globals made it raise ImportError instead.
+    package = tmp_path / "userpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "script.py").write_text(
+        "from extmodels_integrations import parse_external_model\n"
+        f"parse_external_model({_bedrock_block('llm/v1/chat')!r})\n"
+        "print('ran to the end')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-W", "always", "-m", "userpkg.script"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ran to the end" in done.stdout
+    assert f"{package / 'script.py'}:2: NotDeployableWarning" in done.stderr
+    assert "parse_external_model(" in done.stderr  # the line itself, read from the file

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import warnings
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, ClassVar, Literal, TypedDict, cast
 
@@ -23,6 +22,8 @@ from extmodels_integrations._routing import RateLimitBehavior
 from extmodels_integrations._secrets import SecretLookup
 from extmodels_integrations._target import TargetBase
 from extmodels_integrations._types import CHAT, COMPLETIONS, EMBEDDINGS, Task
+from extmodels_integrations._warn import warn_user
+from extmodels_integrations._workspace import find_workspace
 from extmodels_integrations.spark import _executor
 from extmodels_integrations.spark._executor import Caller, Recipe, Rows, UsageTotals
 
@@ -195,10 +196,24 @@ def _recipe(target: TargetBase, task: Task, rate: tuple[int, float] | None, shar
         # What the driver signed in with, long-lived: each executor signs in by itself and
         # refreshes its own OAuth tokens, however long its tasks run.
         options.update(workspace.portable())
+    else:
+        # Other targets sign in only if they need to (secret references, a serving block
+        # without a token): the executors find the workspace as the driver would, with the
+        # driver's environment variables (a notebook's os.environ never reaches them).
+        options.update(_found_workspace(options))
     target.client.close()  # built on the driver only to validate the target
     # Identifies the client in each executor's cache: same config, same client and limiter.
     key = hashlib.sha256(_dumps((options, task, rate, share))).hexdigest()
     return Recipe(options=options, task=task, key=key, rate_limit=rate, share=share)
+
+
+def _found_workspace(options: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return find_workspace(options).portable()
+    except ConfigurationError:
+        # A broken profile file: the executors report it, like the driver would, only if
+        # the target needs to sign in at all.
+        return {}
 
 
 def _session(spark: SparkSession | None) -> SparkSession:
@@ -221,11 +236,10 @@ def _shares(
     config = target.endpoint_config
     for limit in config.rate_limits if config is not None else ():
         if limit.calls is not None and limit.calls < tasks:
-            warnings.warn(
+            warn_user(
                 f"{limit.path}: {limit.calls} calls per minute split over {tasks} concurrent "
                 "tasks gives each task one call per minute: the job may make up to "
-                f"{tasks} calls per minute; lower concurrent_tasks to hold the limit",
-                stacklevel=4,
+                f"{tasks} calls per minute; lower concurrent_tasks to hold the limit"
             )
     if rate_limit is None:
         return None, tasks
