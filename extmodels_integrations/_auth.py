@@ -8,7 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 from pydantic import SecretStr
@@ -41,6 +41,17 @@ class Auth(Protocol):
 
     def secret_values(self) -> tuple[str, ...]:
         """The credential values in play, so errors can mask them if a provider echoes one."""
+        ...
+
+
+@runtime_checkable
+class RenewableAuth(Auth, Protocol):
+    """An auth whose cached credentials can be dropped when a server refuses them."""
+
+    def forget(self, authorization: str) -> bool:
+        """Drop the credentials ``authorization`` (a refused request's header) carried, if
+        they are still the current ones, so the next headers bring new ones; False when
+        these credentials cannot be renewed (sending again would be refused again)."""
         ...
 
 
@@ -120,7 +131,7 @@ class CachedTokenAuth:
             self._token, self._expires_at = token, self._now() + lifetime
         return token
 
-    def forget(self, authorization: str) -> None:
+    def forget(self, authorization: str) -> bool:
         """Drop the cached token if ``authorization`` (a request's header) carried it: the
         server refused it before it expired. A token fetched since is kept, so many requests
         the old token failed lead to one fetch."""
@@ -128,6 +139,7 @@ class CachedTokenAuth:
             token = self._token
             if token is not None and authorization == "Bearer " + token.get_secret_value():
                 self._token, self._expires_at = None, 0.0
+        return True
 
     def headers(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
         token = self._fresh()

@@ -1,8 +1,9 @@
 """Sending a request with its auth headers, and once more with a new token when the server
 refused a cached one that had not expired by our clock (revoked, or rotated by an admin).
 
-Only :class:`~extmodels_integrations._auth.CachedTokenAuth` (workspace OAuth, Entra ID) is
-asked again: a static token refused once is refused again. Streams are sent again only when
+Only auths that cache what they sign with are asked again (``RenewableAuth``: workspace OAuth,
+Entra ID, databricks-sdk sign-ins other than a PAT): a static token refused once is refused
+again. Streams are sent again only when
 the refusal came before anything was yielded, which is where a server refuses credentials.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
-from extmodels_integrations._auth import Auth, CachedTokenAuth
+from extmodels_integrations._auth import Auth, RenewableAuth
 from extmodels_integrations._exceptions import APIError
 from extmodels_integrations._transport import Transport
 from extmodels_integrations._wire import ErrorMapper, HttpRequest, StreamDecoder
@@ -28,10 +29,9 @@ def renew_after(auth: Auth, error: APIError, request: HttpRequest) -> bool:
     """Whether to send ``request`` once more after ``error``: when ``auth`` caches tokens and
     the server refused the one ``request`` carried, that token is dropped, so the next
     headers are built with a new one (fetched once for all the requests it refused)."""
-    if not isinstance(auth, CachedTokenAuth) or not _refused_credentials(error):
+    if not isinstance(auth, RenewableAuth) or not _refused_credentials(error):
         return False
-    auth.forget(request.headers.get("Authorization", ""))
-    return True
+    return auth.forget(request.headers.get("Authorization", ""))
 
 
 def _refused_credentials(error: APIError) -> bool:

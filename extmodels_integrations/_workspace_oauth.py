@@ -141,6 +141,7 @@ class SdkAuth:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._last: tuple[str, ...] = ()
+        self._renewing = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SdkAuth(auth_type={self._config.auth_type!r})"
@@ -155,6 +156,27 @@ class SdkAuth:
             ) from None
         self._last = tuple(v.split(" ", 1)[-1] for v in headers.values())
         return headers
+
+    def forget(self, authorization: str) -> bool:
+        """Have the SDK sign in anew when the server refused the credentials it last gave
+        (``authorization``): its token caches keep a token until their own expiry, however
+        early a workspace revoked it. A PAT or a password is static: nothing to renew."""
+        if self._config.auth_type in ("pat", "basic"):
+            return False
+        with self._renewing:  # many refusals of one token lead to one new sign-in
+            if not self._last or authorization.split(" ", 1)[-1] not in self._last:
+                return True  # renewed already by another refused request
+            try:
+                # Public, but untyped in the SDK: it rebuilds the header factory, cache empty.
+                renew: Any = self._config.init_auth
+                renew()
+            except Exception as exc:  # the SDK raises ValueError, requests errors, ...
+                raise ConfigurationError(
+                    f"databricks-sdk sign-in ({self._config.auth_type}) failed to renew "
+                    f"refused credentials: {_scrubbed(str(exc), self._last)}"
+                ) from None
+            self._last = ()
+        return True
 
     async def aheaders(self, transport: Transport, request: HttpRequest) -> Mapping[str, str]:
         import asyncio  # here: async code runs only once asyncio is loaded
