@@ -101,7 +101,7 @@ def as_chunks(response: ChatResponse) -> list[ChatChunk]:
                     c.index,
                     c.content,
                     [
-                        ToolCallDelta(j, t.id, t.name, t.arguments)
+                        ToolCallDelta(j, t.id, t.name, t.arguments, t.signature)
                         for j, t in enumerate(c.tool_calls)
                     ]
                     or None,
@@ -121,7 +121,10 @@ def as_chunks(response: ChatResponse) -> list[ChatChunk]:
 
 
 def _delta(choice: ChatChoice) -> ChatChunkChoice:
-    calls = [ToolCallDelta(j, t.id, t.name, t.arguments) for j, t in enumerate(choice.tool_calls)]
+    calls = [
+        ToolCallDelta(j, t.id, t.name, t.arguments, t.signature)
+        for j, t in enumerate(choice.tool_calls)
+    ]
     return ChatChunkChoice(
         choice.index,
         choice.content,

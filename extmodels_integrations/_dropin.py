@@ -27,13 +27,7 @@ def peer_keywords(data: dict[str, Any], owner: str) -> dict[str, Any]:
     for peer, ours in _RENAMED.items():
         if peer in data:
             _set(data, ours, data.pop(peer), peer, owner)
-    for name in _WORKSPACE_URIS:
-        value = data.pop(name, None)
-        if value not in (None, "databricks"):
-            raise ConfigurationError(
-                f"{owner}: {name}={value!r}: only the default workspace ('databricks') is "
-                "read; pass host=... and token=... (or set DATABRICKS_HOST / DATABRICKS_TOKEN)"
-            )
+    _workspace_uris(data, owner)
     for name, fix in _REFUSED.items():
         if data.get(name) is not None:
             raise ConfigurationError(f"{owner}: {name} is not supported: {fix}")
@@ -49,6 +43,18 @@ def peer_keywords(data: dict[str, Any], owner: str) -> dict[str, Any]:
     if data.get("api_base") is not None:
         _set(data, "host", _host_of(str(data.pop("api_base")), owner), "api_base", owner)
     return data
+
+
+def _workspace_uris(data: dict[str, Any], owner: str) -> None:
+    for name in _WORKSPACE_URIS:
+        if name == "profile" and isinstance(data.get(name), dict):
+            continue  # LangChain's ModelProfile (chat models' own ``profile`` field)
+        value = data.pop(name, None)
+        if value not in (None, "databricks"):
+            raise ConfigurationError(
+                f"{owner}: {name}={value!r}: only the default workspace ('databricks') is "
+                "read; pass host=... and token=... (or set DATABRICKS_HOST / DATABRICKS_TOKEN)"
+            )
 
 
 def _set(data: dict[str, Any], field: str, value: Any, peer: str, owner: str) -> None:

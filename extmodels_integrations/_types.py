@@ -98,6 +98,10 @@ class Message(TypedDict, total=False):
     ``{"type": "thinking", "thinking": text, "signature": ...}`` and
     ``{"type": "redacted_thinking", "data": ...}``, Anthropic's shapes. Adapters of providers
     that take no reasoning back leave these blocks out.
+
+    A tool call the provider signed (Gemini ``thoughtSignature``) carries the signature as
+    ``{"extra_content": {"google": {"thought_signature": ...}}}`` beside its ``function``, the
+    shape Gemini's own OpenAI-compatible API uses (see :meth:`ToolCall.as_message_call`).
     """
 
     role: str
@@ -113,7 +117,13 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class ChatRequest:
-    """A unified ``llm/v1/chat`` request."""
+    """A unified ``llm/v1/chat`` request.
+
+    ``caller_applies_parallel_tool_calls``: the caller keeps only the first tool call of the
+    answer itself when ``parallel_tool_calls`` is False (LlamaIndex's
+    ``allow_parallel_tool_calls``), so providers with no such switch get the request without
+    it rather than refusing it (see :meth:`parallel_tool_calls_switch`).
+    """
 
     messages: list[Message]
     temperature: float | None = None
@@ -126,10 +136,16 @@ class ChatRequest:
     response_format: dict[str, Any] | None = None
     model: str | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
+    caller_applies_parallel_tool_calls: bool = False
 
     def __post_init__(self) -> None:
         if "extra_params" in self.extra_params:
             self.extra_params = unnested(self.extra_params)
+
+    def parallel_tool_calls_switch(self) -> bool | None:
+        """``parallel_tool_calls`` as a provider without that switch must weigh it (refuse it
+        when set): unset when the caller applies it itself."""
+        return None if self.caller_applies_parallel_tool_calls else self.parallel_tool_calls
 
     def to_payload(self) -> dict[str, Any]:
         """The unified JSON body; ``extra_params`` are merged last so they pass through."""
@@ -238,23 +254,56 @@ def _newer(old: int | None, new: int | None) -> int | None:
     return new if new is not None else old
 
 
+def call_signature(call: Mapping[str, Any]) -> str | None:
+    """The provider signature an OpenAI-style tool call dict carries (see :class:`Message`)."""
+    extra = call.get("extra_content")
+    google = extra.get("google") if isinstance(extra, Mapping) else None
+    signature = google.get("thought_signature") if isinstance(google, Mapping) else None
+    return signature if isinstance(signature, str) else None
+
+
+def signed_call(call: dict[str, Any], signature: str | None) -> dict[str, Any]:
+    """``call`` (an OpenAI-style tool call dict) carrying ``signature`` (see :class:`Message`);
+    ``call`` itself when there is none."""
+    if signature is None:
+        return call
+    return {**call, "extra_content": {"google": {"thought_signature": signature}}}
+
+
 @dataclass(slots=True)
 class ToolCall:
-    """A complete tool call; ``arguments`` is the JSON text the model produced."""
+    """A complete tool call; ``arguments`` is the JSON text the model produced.
+
+    ``signature`` is the provider's proof of the reasoning behind the call (Gemini
+    ``thoughtSignature``), to be sent back with the call on the next turn: Gemini 3 refuses a
+    signed call replayed without it. Of parallel calls only the first is signed.
+    """
 
     id: str
     name: str
     arguments: str
+    signature: str | None = None
+
+    def as_message_call(self) -> dict[str, Any]:
+        """The call as an assistant message's ``tool_calls`` entry (see :class:`Message`)."""
+        call = {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+        return signed_call(call, self.signature)
 
 
 @dataclass(slots=True)
 class ToolCallDelta:
-    """A fragment of a streamed tool call; ``index`` ties the fragments of one call together."""
+    """A fragment of a streamed tool call; ``index`` ties the fragments of one call together.
+    ``signature`` as in :class:`ToolCall` (sent whole, on one fragment)."""
 
     index: int
     id: str | None = None
     name: str | None = None
     arguments: str | None = None
+    signature: str | None = None
 
 
 @dataclass(slots=True)
@@ -284,7 +333,12 @@ class ReasoningBlock:
 class ChatChoice:
     """One generated chat message; ``reasoning`` is the reasoning text in one string and
     ``reasoning_blocks`` the same reasoning block by block, when the provider sends blocks
-    that must be sent back (signed thinking)."""
+    that must be sent back (signed thinking).
+
+    ``logprobs``, when asked for (``logprobs=True``, ``top_logprobs=k``), is in OpenAI's chat
+    shape whatever the provider: ``{"content": [{"token", "logprob", "bytes",
+    "top_logprobs": [{"token", "logprob", "bytes"}, ...]}, ...]}``.
+    """
 
     index: int
     content: str | None
@@ -293,6 +347,7 @@ class ChatChoice:
     reasoning: str | None = None
     role: str = "assistant"
     reasoning_blocks: list[ReasoningBlock] = field(default_factory=list)
+    logprobs: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -320,6 +375,8 @@ class ChatChunkChoice:
     ``reasoning_index`` numbers the reasoning block a ``reasoning`` / ``reasoning_signature`` /
     ``reasoning_redacted`` delta belongs to, for providers whose reasoning comes in signed
     blocks (Anthropic): the deltas of one block are joined, and the block is sent back whole.
+    ``logprobs`` holds the entries of this delta's tokens, in :class:`ChatChoice`'s shape: a
+    stream's entries, concatenated, are the answer's.
     """
 
     index: int = 0
@@ -331,6 +388,7 @@ class ChatChunkChoice:
     reasoning_index: int | None = None
     reasoning_signature: str | None = None
     reasoning_redacted: str | None = None
+    logprobs: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

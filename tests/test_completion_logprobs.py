@@ -5,10 +5,7 @@ legacy completions object."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from extmodels_integrations import ExternalClient
 from extmodels_integrations.langchain import CompletionExternal
@@ -16,22 +13,8 @@ from extmodels_integrations.llama_index import CompletionExternal as LICompletio
 from tests.support.openai_server import OpenAIStubServer
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer() as server:
-        yield server
-
-
 def _model(stub: OpenAIStubServer) -> dict[str, Any]:
-    return {
-        "name": "gpt-3.5-turbo-instruct",
-        "provider": "openai",
-        "task": "llm/v1/completions",
-        "openai_config": {
-            "openai_api_key_plaintext": "sk-t",
-            "openai_api_base": f"{stub.base_url}/v1",
-        },
-    }
+    return stub.external_model("gpt-3.5-turbo-instruct", "llm/v1/completions")
 
 
 def test_the_core_keeps_the_logprobs_object(stub: OpenAIStubServer) -> None:

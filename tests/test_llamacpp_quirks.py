@@ -27,7 +27,7 @@ from extmodels_integrations import (
 )
 from extmodels_integrations.langchain import ChatExternal
 from extmodels_integrations.llama_index import ChatExternal as LlamaIndexChat
-from extmodels_integrations.providers._openai_format import ChatStreamParser
+from extmodels_integrations.providers._openai_stream import ChatStreamParser
 from tests.support.llamacpp_server import LlamaCppStubServer
 from tests.support.openai_server import OpenAIStubServer
 

@@ -35,11 +35,14 @@ _Slot = tuple[Any, Any]
 
 
 def _refusal(side: str, result: GuardrailResult) -> GatewayError:
+    # Worded as a workspace words a blocked request ("Request blocked by input guardrail
+    # '<name>'", databricks/ucode#66); the ai_gateway block's guardrails have no names, so the
+    # reason that fired stands in for one.
     what = "Request" if side == "input" else "Response"
     return GatewayError(
         400,
         "BAD_REQUEST",
-        f"{what} blocked by the {side} guardrail: {result.reason}",
+        f"{what} blocked by {side} guardrail: {result.reason}",
         error_type=GUARDRAIL,
     )
 
@@ -99,15 +102,32 @@ def refused_request(guardrails: Guardrails, task: str, body: dict[str, Any]) -> 
     return masked
 
 
+def _unscored(choice: dict[str, Any]) -> None:
+    """Drop the log probabilities of a choice whose text was masked: their tokens spell out the
+    text the mask took out, and they do not describe the masked one."""
+    if choice.get("logprobs") is not None:
+        choice["logprobs"] = None
+
+
 def guard_answer(guardrails: Guardrails, answer: dict[str, Any]) -> dict[str, Any]:
-    """A chat or completions answer as the client receives it, or the 400 of a block."""
+    """A chat or completions answer as the client receives it, or the 400 of a block; a masked
+    choice loses its ``logprobs`` (see :func:`_unscored`)."""
     masked = copy.deepcopy(answer)
     slots: list[_Slot] = []
+    owners: list[dict[str, Any]] = []
     for choice in masked.get("choices") or []:
         message = choice.get("message")
-        slots += _strings(message, "content") if isinstance(message, dict) else []
-        slots += _strings(choice, "text")
-    _apply(slots, guardrails.check_output([h[k] for h, k in slots]), "output")
+        found = _strings(message, "content") if isinstance(message, dict) else []
+        found += _strings(choice, "text")
+        slots += found
+        owners += [choice] * len(found)
+    result = guardrails.check_output([h[k] for h, k in slots])
+    if result.blocked:
+        raise _refusal("output", result)
+    for (holder, key), owner, text in zip(slots, owners, result.texts, strict=True):
+        if holder[key] != text:
+            holder[key] = text
+            _unscored(owner)
     return masked
 
 
@@ -126,7 +146,8 @@ def _pieces(chunks: list[dict[str, Any]]) -> dict[int, list[_Slot]]:
 def guard_chunks(guardrails: Guardrails, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A buffered stream's chunks checked as whole answers (one text per choice), or the 400 of
     a block. A masked answer goes out in the choice's first text chunk; its later text chunks
-    are emptied (their role, tool calls, finish reason and usage stay)."""
+    are emptied (their role, tool calls, finish reason and usage stay) and its chunks lose their
+    ``logprobs``, as :func:`guard_answer` does."""
     pieces = _pieces(chunks)
     indexes = sorted(pieces)
     texts = ["".join(h[k] for h, k in pieces[i]) for i in indexes]
@@ -140,12 +161,17 @@ def guard_chunks(guardrails: Guardrails, chunks: list[dict[str, Any]]) -> list[d
         first[key] = after
         for holder, later in rest:
             holder[later] = ""
+        for chunk in chunks:
+            for choice in chunk.get("choices") or []:
+                if int(choice.get("index", 0)) == index:
+                    _unscored(choice)
     return chunks
 
 
 def assemble(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
     """One answer from a stream's chunks, as the plain response would have been (for the
-    inference table): text and tool calls joined per choice, the last finish reason and usage."""
+    inference table): text, tool calls and ``logprobs`` entries joined per choice, the last
+    finish reason and usage."""
     if not chunks:
         return None
     choices: dict[int, dict[str, Any]] = {}
@@ -177,6 +203,8 @@ def _merge(
 ) -> None:
     if choice.get("finish_reason") is not None:
         into["finish_reason"] = choice["finish_reason"]
+    if "logprobs" in choice:
+        into["logprobs"] = _joined_logprobs(into.get("logprobs"), choice["logprobs"])
     delta = choice.get("delta")
     if not isinstance(delta, dict):
         into["text"] = into.get("text", "") + (choice.get("text") or "")
@@ -190,19 +218,51 @@ def _merge(
         )
         if call.get("id"):
             slot["id"] = call["id"]
+        if call.get("extra_content"):
+            slot["extra_content"] = call["extra_content"]  # a call's signature comes whole
         for field, value in (call.get("function") or {}).items():
             slot["function"][field] = slot["function"].get(field, "") + (value or "")
 
 
+def _joined_logprobs(into: dict[str, Any] | None, delta: Any) -> dict[str, Any] | None:
+    """A choice's chat ``logprobs`` so far with a chunk's: each list (``content``,
+    ``refusal``) continued, in stream order."""
+    if not isinstance(delta, dict):
+        return into
+    joined: dict[str, Any] = {} if into is None else into  # ours: built here from copies
+    for key, value in delta.items():
+        kept = joined.get(key)
+        if isinstance(value, list):
+            # Extended in place: a long answer's stream has one entry per token.
+            if isinstance(kept, list):
+                kept.extend(value)
+            else:
+                joined[key] = list(value)
+        elif kept is None:
+            joined[key] = value
+    return joined
+
+
 def stored_payload(value: dict[str, Any] | None, token: str) -> dict[str, Any] | None:
     """``value`` as an inference row stores it: credentials redacted by key and shape, and the
-    caller's own gateway token removed wherever it was pasted (it has no shape to match)."""
+    caller's own gateway token removed wherever it was pasted (it has no shape to match). An
+    answer's choice whose text lost something loses its ``logprobs`` too: split into tokens
+    (and their ``bytes``), the credential would still be there."""
     if value is None:
         return None
-    redacted = redact_payload(value)
-    if not token:
-        return dict(redacted)
-    text = json.dumps(redacted, ensure_ascii=False)
-    if token not in text:
-        return dict(redacted)
-    return dict(json.loads(text.replace(json.dumps(token)[1:-1], REDACTED)))
+    redacted: dict[str, Any] = dict(redact_payload(value))
+    text = json.dumps(redacted, ensure_ascii=False) if token else ""
+    if token and token in text:
+        redacted = json.loads(text.replace(json.dumps(token)[1:-1], REDACTED))
+    kept = zip(value.get("choices") or [], redacted.get("choices") or [], strict=False)
+    for before, after in kept:
+        if isinstance(after, dict) and _choice_text(after) != _choice_text(before):
+            _unscored(after)
+    return redacted
+
+
+def _choice_text(choice: Any) -> Any:
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if isinstance(message, dict):
+        return message.get("content")
+    return choice.get("text") if isinstance(choice, dict) else None

@@ -21,6 +21,7 @@ from extmodels_integrations._types import (
     CompletionResponse,
     EmbeddingsResponse,
     Usage,
+    signed_call,
 )
 from extmodels_integrations.gateway._errors import bad_request
 
@@ -110,10 +111,8 @@ def usage_json(usage: Usage | None) -> dict[str, int] | None:
 
 
 def _tool_calls(choice: Any) -> list[dict[str, Any]]:
-    return [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-        for c in choice.tool_calls
-    ]
+    # Signed calls keep their signature (extra_content), so clients can send it back.
+    return [c.as_message_call() for c in choice.tool_calls]
 
 
 def _created(answered: int | None) -> int:
@@ -134,7 +133,14 @@ def response_json(result: ChatResponse | CompletionResponse, model: str) -> dict
             message: dict[str, Any] = {"role": c.role, "content": c.content}
             if c.tool_calls:
                 message["tool_calls"] = _tool_calls(c)
-            choices.append({"index": c.index, "message": message, "finish_reason": c.finish_reason})
+            choices.append(
+                {
+                    "index": c.index,
+                    "message": message,
+                    "logprobs": c.logprobs,
+                    "finish_reason": c.finish_reason,
+                }
+            )
         body = {**head, "object": "chat.completion", "choices": choices}
     else:
         choices = [
@@ -164,25 +170,40 @@ def chunk_json(chunk: ChatChunk | CompletionChunk, model: str) -> dict[str, Any]
                 delta["content"] = c.content
             if c.tool_calls:
                 delta["tool_calls"] = [
-                    {
-                        "index": d.index,
-                        **({"id": d.id, "type": "function"} if d.id else {}),
-                        "function": {
-                            k: v
-                            for k, v in (("name", d.name), ("arguments", d.arguments))
-                            if v is not None
+                    signed_call(
+                        {
+                            "index": d.index,
+                            **({"id": d.id, "type": "function"} if d.id else {}),
+                            "function": {
+                                k: v
+                                for k, v in (("name", d.name), ("arguments", d.arguments))
+                                if v is not None
+                            },
                         },
-                    }
+                        d.signature,
+                    )
                     for d in c.tool_calls
                 ]
-            choices.append({"index": c.index, "delta": delta, "finish_reason": c.finish_reason})
+            choices.append(
+                {
+                    "index": c.index,
+                    "delta": delta,
+                    "logprobs": c.logprobs,
+                    "finish_reason": c.finish_reason,
+                }
+            )
         body = {**head, "object": "chat.completion.chunk", "choices": choices}
     else:
         body = {
             **head,
             "object": "text_completion",
             "choices": [
-                {"index": c.index, "text": c.text, "finish_reason": c.finish_reason}
+                {
+                    "index": c.index,
+                    "text": c.text,
+                    "logprobs": c.logprobs,
+                    "finish_reason": c.finish_reason,
+                }
                 for c in chunk.choices
             ],
         }

@@ -101,14 +101,29 @@ def redact_payload(value: Any) -> Any:
     and any string shaped like a known key (``sk-…``, ``dapi…``, ``AKIA…``, ``Bearer …``, JWTs,
     ``AIza…``, ``ghp_…``, ``xox?-…``, PEM private keys)."""
     if isinstance(value, Mapping):
-        return {
-            k: REDACTED
-            if isinstance(k, str) and _SECRET_KEY.search(k) and v not in (None, "")
-            else redact_payload(v)
-            for k, v in value.items()
-        }
+        return {k: _redacted_item(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_payload(v) for v in value]
+    if isinstance(value, str):
+        return _EXTRA_SHAPES.sub(REDACTED, redact(value))
+    return value
+
+
+def _redacted_item(key: Any, value: Any) -> Any:
+    if key == "logprobs":
+        # Chat log probabilities: their "token" keys hold generated text, not credentials.
+        return _shapes_redacted(value)
+    if isinstance(key, str) and _SECRET_KEY.search(key) and value not in (None, ""):
+        return REDACTED
+    return redact_payload(value)
+
+
+def _shapes_redacted(value: Any) -> Any:
+    """``value`` with key-shaped strings masked, whatever the keys are named."""
+    if isinstance(value, Mapping):
+        return {k: _shapes_redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shapes_redacted(v) for v in value]
     if isinstance(value, str):
         return _EXTRA_SHAPES.sub(REDACTED, redact(value))
     return value

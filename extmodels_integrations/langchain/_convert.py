@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 
-from extmodels_integrations._types import ChatChoice, ChatChunkChoice, Message, Usage
+from extmodels_integrations._types import (
+    ChatChoice,
+    ChatChunkChoice,
+    Message,
+    Usage,
+    signed_call,
+)
 from extmodels_integrations.langchain._cache_marks import openai_messages
 
 __all__ = [
@@ -31,6 +37,11 @@ _TOOL_CALL_BLOCKS = frozenset({"tool_call", "tool_call_chunk", "invalid_tool_cal
 # name OpenAI's; the others keep their provider's name, which no core translator claims, so
 # LangChain's best-effort parsing reads them (the Anthropic and Vertex translators would look
 # for tool calls in content blocks that string content does not have).
+# Where an AIMessage keeps the signatures of its tool calls (Gemini ``thoughtSignature``), by
+# call id: the additional_kwargs key langchain-google-genai and -vertexai use, so histories move
+# between ChatGoogleGenerativeAI / ChatVertexAI and ChatExternal.
+SIGNATURES = "__gemini_function_call_thought_signatures__"
+
 _MODEL_PROVIDERS = {
     "openai": "openai",
     "databricks-model-serving": "openai",
@@ -67,15 +78,57 @@ def model_provider(
 def to_unified_messages(messages: Sequence[BaseMessage]) -> list[Message]:
     """OpenAI-style message dicts (tool calls, tool results and content blocks included);
     reasoning blocks of earlier answers (LangChain v1 ``reasoning`` blocks, Anthropic
-    ``thinking`` blocks) in the unified ``thinking`` shape."""
-    converted = openai_messages(messages)
+    ``thinking`` blocks) in the unified ``thinking`` shape, and tool calls with the signatures
+    their message keeps (:data:`SIGNATURES`)."""
+    converted = openai_messages([_with_file_urls(m) for m in messages])
+    signatures = _signatures(messages)
     for message in converted:
         content = message.get("content")
         if message.get("role") == "assistant" and isinstance(content, list):
             kept = [_replayed(b) for b in content if b.get("type") not in _TOOL_CALL_BLOCKS]
             if kept != content:
                 message["content"] = kept or None
+        if signatures and message.get("tool_calls"):
+            message["tool_calls"] = [
+                signed_call(call, signatures.get(call.get("id") or ""))
+                for call in message["tool_calls"]
+            ]
     return converted
+
+
+def _with_file_urls(message: BaseMessage) -> BaseMessage:
+    """``message`` with its standard ``file`` blocks given by URL (``{"type": "file", "url":
+    ...}``) as OpenAI ``file`` parts whose ``file_data`` is the URL, the unified shape for a
+    document the provider fetches (Vertex gs:// / https://, Anthropic URL documents):
+    langchain-core refuses file URLs, as OpenAI Chat Completions takes none."""
+    content = message.content
+    if not isinstance(content, list) or not any(_file_url(b) for b in content):
+        return message
+    blocks = [_file_part(b) if _file_url(b) else b for b in content]
+    return message.model_copy(update={"content": blocks})
+
+
+def _file_url(block: Any) -> TypeGuard[dict[str, Any]]:
+    return isinstance(block, dict) and block.get("type") == "file" and "url" in block
+
+
+def _file_part(block: dict[str, Any]) -> dict[str, Any]:
+    file = {"file_data": block["url"]}
+    name = block.get("filename") or (block.get("extras") or {}).get("filename")
+    if isinstance(name, str):
+        file["filename"] = name
+    return {"type": "file", "file": file}
+
+
+def _signatures(messages: Sequence[BaseMessage]) -> dict[str, str]:
+    """The tool-call signatures the AI messages keep, by call id (ids are unique in a
+    conversation, so one map serves every message)."""
+    found: dict[str, str] = {}
+    for message in messages:
+        kept = message.additional_kwargs.get(SIGNATURES) if isinstance(message, AIMessage) else None
+        if isinstance(kept, dict):
+            found.update({k: v for k, v in kept.items() if isinstance(v, str)})
+    return found
 
 
 def _replayed(block: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +191,9 @@ def to_ai_message(
     additional: dict[str, Any] = {}
     if choice.reasoning:
         additional["reasoning_content"] = choice.reasoning
+    signed = {c.id: c.signature for c in choice.tool_calls if c.signature is not None}
+    if signed:
+        additional[SIGNATURES] = signed
     content: str | list[str | dict[str, Any]] = choice.content or ""
     if choice.reasoning_blocks:
         # Signed reasoning goes back to the provider on the next turn: it lives in content, as
@@ -176,6 +232,10 @@ def to_chunk_message(
         ]
     if choice.reasoning:
         fields["additional_kwargs"] = {"reasoning_content": choice.reasoning}
+    signed = {d.id: d.signature for d in choice.tool_calls or () if d.id and d.signature}
+    if signed:
+        # Each call's signature comes whole on one delta: the chunk merge joins the maps.
+        fields.setdefault("additional_kwargs", {})[SIGNATURES] = signed
     if message_id is not None:
         fields["id"] = message_id
     if reasoning_blocks is not None:

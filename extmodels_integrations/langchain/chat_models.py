@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -22,8 +23,17 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 
 from extmodels_integrations._events import aobserved, observed, observing
 from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations._profile import target_profile
 from extmodels_integrations._routing import routing_metadata
-from extmodels_integrations._types import CHAT, ChatChunk, ChatRequest, ChatResponse, Task, Usage
+from extmodels_integrations._types import (
+    CHAT,
+    ChatChoice,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Task,
+    Usage,
+)
 from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._callbacks import async_reporting, sync_observer
 from extmodels_integrations.langchain._convert import (
@@ -64,6 +74,13 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "extmodels-chat"
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """``profile``: what the target's provider and model take (see ``_profile``)."""
+        found = target_profile(
+            self.external_model, self.endpoint_config, self.endpoint or self.model
+        )
+        return None if found is None else ModelProfile(**found)  # type: ignore[typeddict-item]
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -149,9 +166,7 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
                 message_id=response.id if i == 0 else None,
             )
             generations.append(
-                ChatGeneration(
-                    message=message, generation_info={"finish_reason": choice.finish_reason}
-                )
+                ChatGeneration(message=message, generation_info=_generation_info(choice))
             )
         llm_output: dict[str, Any] = {
             "model_name": metadata["model_name"],
@@ -278,6 +293,16 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
         return llm, parser
 
 
+def _generation_info(choice: ChatChoice) -> dict[str, Any]:
+    """``finish_reason`` and, when asked for, ``logprobs`` in OpenAI's shape, as
+    langchain-openai's ``_create_chat_result`` puts them (so they reach
+    ``AIMessage.response_metadata``)."""
+    info: dict[str, Any] = {"finish_reason": choice.finish_reason}
+    if choice.logprobs is not None:
+        info["logprobs"] = choice.logprobs
+    return info
+
+
 def _json_schema_format(
     schema: dict[str, Any] | type | None, strict: bool | None
 ) -> dict[str, Any]:
@@ -365,10 +390,15 @@ class _StreamState:
         self.reasoning = self.reasoning or bool(choice.reasoning)
         if choice.reasoning_index is not None:
             self.reasoning_blocks = max(self.reasoning_blocks or 0, choice.reasoning_index + 1)
-        elif not choice.content and not choice.tool_calls and not choice.reasoning:
+        elif not (choice.content or choice.tool_calls or choice.reasoning or choice.logprobs):
             return None
         message = to_chunk_message(choice, None, reasoning_blocks=self.reasoning_blocks)
-        return ChatGenerationChunk(message=message)
+        if choice.logprobs is None:
+            return ChatGenerationChunk(message=message)
+        # As langchain-openai's _convert_chunk_to_generation_chunk: the delta's own entries,
+        # which langchain-core copies into the chunk's response_metadata; the chunk merge
+        # (merge_dicts / merge_lists) appends the "content" lists in stream order.
+        return ChatGenerationChunk(message=message, generation_info={"logprobs": choice.logprobs})
 
     def last(self) -> ChatGenerationChunk:
         message = AIMessageChunk(

@@ -19,6 +19,7 @@ from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
     CompletionResponse,
+    DocumentBlock,
     ImageBlock,
     LogProb,
     MessageRole,
@@ -40,6 +41,8 @@ from extmodels_integrations._types import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    call_signature,
+    signed_call,
 )
 from extmodels_integrations._types import (
     ChatResponse as UnifiedChatResponse,
@@ -47,6 +50,7 @@ from extmodels_integrations._types import (
 from extmodels_integrations._types import (
     CompletionResponse as UnifiedCompletionResponse,
 )
+from extmodels_integrations.llama_index._logprobs import chat_logprobs, completion_logprobs
 
 __all__ = [
     "ChatStream",
@@ -80,9 +84,14 @@ def _message(message: ChatMessage) -> Message:
     role = _ROLES.get(message.role.value, message.role.value)
     out = Message(role=role, content=_content(message))
     extra = message.additional_kwargs
+    legacy = [_legacy_call(c) for c in extra.get("tool_calls") or ()]
     calls = [_call_dict(b) for b in message.blocks if isinstance(b, ToolCallBlock)]
-    if not calls and extra.get("tool_calls"):
-        calls = [_legacy_call(c) for c in extra["tool_calls"]]
+    if calls and legacy:
+        # A ToolCallBlock has no room for a signature (Gemini thoughtSignature): the OpenAI-style
+        # dicts beside the blocks keep it, by call id.
+        signed = {c["id"]: call_signature(c) for c in legacy}
+        calls = [signed_call(c, signed.get(c["id"])) for c in calls]
+    calls = calls or legacy
     if calls:
         out["tool_calls"] = calls
     if role == "tool" and extra.get("tool_call_id"):
@@ -101,6 +110,11 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]] | None:
             parts.append({"type": "text", "text": block.text})
         elif isinstance(block, ImageBlock):
             parts.append({"type": "image_url", "image_url": _image_url(block)})
+        elif isinstance(block, DocumentBlock):
+            # As with images, a URL is passed on for the provider to fetch.
+            url = str(block.url) if block.url is not None and not block.data else None
+            data = url or block.inline_url()
+            parts.append({"type": "file", "file": {"filename": block.title, "file_data": data}})
         elif isinstance(block, ThinkingBlock):
             signed = _signed(block)
             if signed is not None:
@@ -108,7 +122,7 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]] | None:
         elif not isinstance(block, ToolCallBlock):
             # Sent nowhere rather than silently dropped: the caller should know.
             raise ConfigurationError(
-                f"{type(block).__name__} content is not supported: send text and images"
+                f"{type(block).__name__} content is not supported: send text, images and documents"
             )
     if all(p["type"] == "text" and "cache_control" not in p for p in parts):
         # Plain strings where possible: some serving endpoints reject a list of parts.
@@ -166,7 +180,7 @@ def _legacy_call(call: Any) -> dict[str, Any]:
     """A tool call kept in ``additional_kwargs`` by older integrations (dict or SDK object)."""
     data = call.model_dump() if hasattr(call, "model_dump") else dict(call)
     function = dict(data.get("function") or {})
-    return {
+    converted = {
         "id": data.get("id") or "",
         "type": "function",
         "function": {
@@ -174,6 +188,7 @@ def _legacy_call(call: Any) -> dict[str, Any]:
             "arguments": function.get("arguments") or "{}",
         },
     }
+    return signed_call(converted, call_signature(data))
 
 
 # -- responses ---------------------------------------------------------------------------------
@@ -215,13 +230,12 @@ def _assistant(
                 tool_call_id=call.id, tool_name=call.name or "", tool_kwargs=_arguments(arguments)
             )
         )
-        dicts.append(
-            {
-                "id": call.id or "",
-                "type": "function",
-                "function": {"name": call.name or "", "arguments": arguments},
-            }
-        )
+        dict_call = {
+            "id": call.id or "",
+            "type": "function",
+            "function": {"name": call.name or "", "arguments": arguments},
+        }
+        dicts.append(signed_call(dict_call, call.signature))
     extra = {"tool_calls": dicts} if dicts else {}
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
 
@@ -249,25 +263,13 @@ def to_chat_response(response: UnifiedChatResponse, model: str | None) -> ChatRe
         else _assistant(None, None, [])
     )
     finish = choice.finish_reason if choice is not None else None
+    logprobs = chat_logprobs(choice.logprobs) if choice is not None else []
     return ChatResponse(
         message=message,
         raw=dataclasses.asdict(response),
+        logprobs=logprobs or None,
         additional_kwargs=_meta(response.model or model, finish, response.usage),
     )
-
-
-def _logprobs(data: dict[str, Any] | None) -> list[list[LogProb]] | None:
-    """OpenAI completions ``logprobs`` as LlamaIndex's: per token, its candidates (the
-    ``top_logprobs`` when asked for, else the sampled token alone)."""
-    if not data or not data.get("tokens"):
-        return None
-    tokens, chosen = data["tokens"], data.get("token_logprobs") or []
-    tops = data.get("top_logprobs") or [None] * len(tokens)
-    out = []
-    for token, logprob, top in zip(tokens, chosen, tops, strict=False):
-        candidates = top if isinstance(top, dict) and top else {token: logprob}
-        out.append([LogProb(token=t, logprob=lp, bytes=[]) for t, lp in candidates.items()])
-    return out
 
 
 def to_completion_response(
@@ -277,7 +279,7 @@ def to_completion_response(
     choice = min(response.choices, key=lambda c: c.index) if response.choices else None
     return CompletionResponse(
         text=choice.text if choice is not None else "",
-        logprobs=_logprobs(choice.logprobs) if choice is not None else None,
+        logprobs=completion_logprobs(choice.logprobs) if choice is not None else None,
         raw=dataclasses.asdict(response),
         additional_kwargs=_meta(
             response.model or model,
@@ -328,14 +330,30 @@ def _choice_dict(choice: ChatChunkChoice | CompletionChoice) -> dict[str, Any]:
         "reasoning_index": choice.reasoning_index,
         "reasoning_signature": choice.reasoning_signature,
         "reasoning_redacted": choice.reasoning_redacted,
+        "logprobs": choice.logprobs,
     }
 
 
 class ChatStream:
     """Accumulates unified chat chunks into LlamaIndex responses: each carries the message so
-    far and the new text; :meth:`last` carries usage, finish reason and model, once."""
+    far and the new text; :meth:`last` carries usage, finish reason and model, once.
 
-    __slots__ = ("calls", "finish_reason", "model", "raw", "reasoning", "signed", "text", "usage")
+    Log probabilities, when asked for, are where llama-index-llms-openai's stream has them: a
+    response's ``raw`` holds its delta's OpenAI object. :meth:`last` also carries the whole
+    answer's in ``logprobs``, as :meth:`ChatExternal.chat` gives them.
+    """
+
+    __slots__ = (
+        "calls",
+        "finish_reason",
+        "logprobs",
+        "model",
+        "raw",
+        "reasoning",
+        "signed",
+        "text",
+        "usage",
+    )
 
     def __init__(self, model: str | None) -> None:
         self.model = model
@@ -347,6 +365,7 @@ class ChatStream:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.raw: dict[str, Any] = {}
+        self.logprobs: list[list[LogProb]] = []
 
     def add(self, chunk: ChatChunk) -> ChatResponse | None:
         """The response for ``chunk``, or ``None`` when it adds nothing to the message."""
@@ -361,6 +380,8 @@ class ChatStream:
             self._merge(delta)
         self.text += choice.content or ""
         self.reasoning += choice.reasoning or ""
+        if choice.logprobs is not None:
+            self.logprobs += chat_logprobs(choice.logprobs)
         if choice.reasoning_index is not None:
             self._sign(choice)
         if not (choice.content or choice.tool_calls or choice.reasoning):
@@ -386,10 +407,11 @@ class ChatStream:
         known = self.calls.get(delta.index)
         if known is None:
             self.calls[delta.index] = ToolCallDelta(
-                delta.index, delta.id, delta.name, delta.arguments or ""
+                delta.index, delta.id, delta.name, delta.arguments or "", delta.signature
             )
             return
         known.id = known.id or delta.id
+        known.signature = known.signature or delta.signature
         known.name = (known.name or "") + (delta.name or "")
         known.arguments = (known.arguments or "") + (delta.arguments or "")
 
@@ -410,6 +432,7 @@ class ChatStream:
             message=self._message(),
             delta="",
             raw=self.raw,
+            logprobs=self.logprobs or None,
             additional_kwargs=_meta(self.model, self.finish_reason, self.usage),
         )
 

@@ -33,6 +33,7 @@ from llama_index.core.llms.llm import (
 )
 
 from extmodels_integrations._events import observing
+from extmodels_integrations._models import UNKNOWN, ModelInfo, lookup
 from extmodels_integrations._types import (
     CHAT,
     COMPLETIONS,
@@ -50,7 +51,6 @@ from extmodels_integrations.llama_index._convert import (
     tool_selections,
 )
 from extmodels_integrations.llama_index._events import aobserve_stream, observe_stream, observer
-from extmodels_integrations.llama_index._models import UNKNOWN, ModelInfo, lookup
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -59,6 +59,11 @@ __all__ = ["ChatExternal", "CompletionExternal"]
 
 # Only ever given at call time (_prepare_chat_with_tools, structured outputs, chat kwargs).
 _CALL_ONLY = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
+# Set by _prepare_chat_with_tools: LlamaIndex keeps only the first tool call itself when
+# parallel calls are not allowed (_validate_chat_with_tools_response, as LlamaIndex's own
+# integrations do with force_single_tool_call), so a provider with no such switch need not
+# refuse the request.
+_TRIMMED = "caller_applies_parallel_tool_calls"
 
 
 class _Limits(GenerativeTarget):
@@ -130,6 +135,7 @@ class ChatExternal(_Limits, FunctionCallingLLM):
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
         fields, extra = self._call_params(kwargs)
         fields.update({name: extra.pop(name, None) for name in _CALL_ONLY})
+        fields["caller_applies_parallel_tool_calls"] = extra.pop(_TRIMMED, False) is True
         return ChatRequest(messages=to_unified_messages(messages), extra_params=extra, **fields)
 
     # -- chat --------------------------------------------------------------------------------
@@ -254,6 +260,7 @@ class ChatExternal(_Limits, FunctionCallingLLM):
             prepared["tools"] = specs
             prepared["tool_choice"] = _tool_choice(tool_choice, tool_required)
             prepared["parallel_tool_calls"] = allow_parallel_tool_calls
+            prepared[_TRIMMED] = True
         return prepared
 
     def _validate_chat_with_tools_response(

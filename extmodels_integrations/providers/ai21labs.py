@@ -49,8 +49,8 @@ from extmodels_integrations.providers._base import (
     provider_params,
     sse_stream,
 )
-from extmodels_integrations.providers._openai_format import ChatStreamParser
-from extmodels_integrations.providers._openai_format import parse_chat as parse_openai_chat
+from extmodels_integrations.providers._openai_response import parse_chat as parse_openai_chat
+from extmodels_integrations.providers._openai_stream import ChatStreamParser
 
 __all__ = [
     "Ai21LabsAdapter",
@@ -163,7 +163,7 @@ def _check_tools(request: ChatRequest) -> None:
             f"Jamba chat cannot force or forbid tool use ({request.tool_choice!r}); "
             "the model decides",
         )
-    if request.parallel_tool_calls is not None:
+    if request.parallel_tool_calls_switch() is not None:
         raise UnsupportedParameterError(
             PROVIDER, "parallel_tool_calls", "Jamba chat has no such switch; remove it"
         )

@@ -8,11 +8,15 @@ from typing import Any
 
 from extmodels_integrations._auth import Auth, EntraTokenAuth, StaticAuth
 from extmodels_integrations._config import ExternalModel, OpenAiConfig
-from extmodels_integrations._exceptions import APIError, ConfigurationError
+from extmodels_integrations._exceptions import (
+    APIError,
+    ConfigurationError,
+    UnsupportedParameterError,
+)
 from extmodels_integrations._provider_configs import DEFAULT_OPENAI_API_BASE
 from extmodels_integrations._reading import public_url
 from extmodels_integrations._secrets import SecretResolver
-from extmodels_integrations._types import ChatRequest, Task
+from extmodels_integrations._types import ChatRequest, Message, Task
 from extmodels_integrations._wire import HttpRequest
 from extmodels_integrations.providers._openai_format import OpenAIFormatAdapter
 from extmodels_integrations.providers._served_limits import (
@@ -26,6 +30,43 @@ __all__ = ["OpenAIAdapter", "build", "openai_auth"]
 _AZURE_STREAM_USAGE_SINCE = "2024-09-01"
 # Reasoning models reject max_tokens; they take max_completion_tokens.
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def _for_openai(message: Message) -> Message:
+    """``message`` without what only other providers read: Gemini's signatures on tool calls
+    (``extra_content``, see ``_types.Message``) and Anthropic's ``cache_control`` hints (OpenAI
+    caches long prompts by itself and reports ``cached_tokens``). OpenAI's schema has neither,
+    and its older models answer 400 "Additional properties are not allowed" to a field they
+    do not know."""
+    calls = message.get("tool_calls")
+    content = message.get("content")
+    out = dict(message)
+    if calls and any("extra_content" in call for call in calls):
+        out["tool_calls"] = [_without(call, "extra_content") for call in calls]
+    if isinstance(content, list) and any("cache_control" in part for part in content):
+        out["content"] = [_without(part, "cache_control") for part in content]
+    return out  # type: ignore[return-value]
+
+
+def _without(values: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != key}
+
+
+def _check_files(message: Message, where: str) -> None:
+    """OpenAI's Chat Completions read a document only from base64 (``data:`` URL) or a Files
+    API id; a URL is refused by the service after the request is sent."""
+    content = message.get("content")
+    for j, part in enumerate(content if isinstance(content, list) else ()):
+        file = part.get("file") if part.get("type") == "file" else None
+        data = file.get("file_data") if isinstance(file, Mapping) else None
+        if isinstance(data, str) and not data.startswith("data:"):
+            raise UnsupportedParameterError(
+                "openai",
+                f"{where}.content[{j}].file.file_data",
+                "OpenAI and Azure OpenAI read documents from base64 only: send a data: URL "
+                "(data:application/pdf;base64,...) or a Files API file_id; Vertex AI and "
+                "Anthropic targets fetch a document URL themselves",
+            )
 
 
 class OpenAIAdapter(OpenAIFormatAdapter):
@@ -77,9 +118,15 @@ class OpenAIAdapter(OpenAIFormatAdapter):
             body["model"] = model or self.model
         return HttpRequest(url=url, json=body, headers=self.headers(), params=params)
 
+    @property
+    def _is_openai_service(self) -> bool:
+        # OpenAI itself or Azure, not a compatible server (vLLM, Gemini's OpenAI API...),
+        # which may take what OpenAI refuses.
+        return self.is_azure or self.api_base == DEFAULT_OPENAI_API_BASE
+
     def context_window_requests(self) -> tuple[HttpRequest, ...]:
         # OpenAI and Azure publish their limits; only a compatible server may state its own.
-        if self.is_azure or self.api_base == DEFAULT_OPENAI_API_BASE:
+        if self._is_openai_service:
             return ()
         return context_window_requests(self.api_base)
 
@@ -105,6 +152,10 @@ class OpenAIAdapter(OpenAIFormatAdapter):
             # reads a missing tool_choice as "none" and never calls a tool. Saying it keeps
             # the meaning on OpenAI and gives it on the compatible servers.
             body["tool_choice"] = "auto"
+        if self._is_openai_service:
+            for i, message in enumerate(request.messages):
+                _check_files(message, f"messages[{i}]")
+            body["messages"] = [_for_openai(m) for m in body["messages"]]
         model = request.model or self.model
         if "max_tokens" in body and not self.is_azure and model.startswith(_REASONING_PREFIXES):
             body["max_completion_tokens"] = body.pop("max_tokens")

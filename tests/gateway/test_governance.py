@@ -70,7 +70,7 @@ def test_input_block_is_a_400_the_provider_never_sees_with_a_usage_row(
         assert answer.status_code == 400
         assert answer.json() == {
             "error_code": "BAD_REQUEST",
-            "message": "Request blocked by the input guardrail: input contains a blocked "
+            "message": "Request blocked by input guardrail: input contains a blocked "
             "keyword: 'Project X'",
         }
     assert allowed.status_code == 200
@@ -114,7 +114,7 @@ def test_input_pii_block_names_the_kind_not_the_value(
     assert rows[0].request["messages"][0]["content"] == "my SSN is [US_SSN]"
     assert refused.status_code == 400
     message = refused.json()["message"]
-    assert message == "Request blocked by the input guardrail: PII (US_SSN) in input"
+    assert message == "Request blocked by input guardrail: PII (US_SSN) in input"
     assert not stub.requests
 
 
@@ -146,7 +146,7 @@ def test_output_block_plain_and_stream_are_400s_with_tokens_charged(
         rows = asyncio.run(gw.store.usage())
     assert plain.status_code == 400
     assert plain.json()["message"] == (
-        "Response blocked by the output guardrail: output contains a blocked keyword: 'stub reply'"
+        "Response blocked by output guardrail: output contains a blocked keyword: 'stub reply'"
     )
     assert [(r.status, r.error_type, r.streamed) for r in rows] == [
         (400, "guardrail", False),
@@ -232,7 +232,7 @@ def test_inference_rows_plain_and_streamed_without_secrets(
     assert len(rows[2].response["data"]) == 1  # type: ignore[index]
     assert rows[3].response == {
         "error_code": "BAD_REQUEST",
-        "message": "Request blocked by the input guardrail: input contains a blocked keyword: "
+        "message": "Request blocked by input guardrail: input contains a blocked keyword: "
         "'forbidden'",
     }
     assert rows[4].response is not None and rows[4].response["error_code"] == "BAD_GATEWAY"

@@ -21,9 +21,9 @@ from extmodels_integrations import (
     ToolCallDelta,
     Usage,
 )
+from extmodels_integrations._models import UNKNOWN, lookup
 from extmodels_integrations.llama_index import ChatExternal, CompletionExternal, ExternalEmbeddings
 from extmodels_integrations.llama_index._convert import ChatStream, CompletionStream
-from extmodels_integrations.llama_index._models import UNKNOWN, lookup
 from tests.support.openai_server import OpenAIStubServer
 
 

@@ -103,3 +103,38 @@ def test_providers_without_the_switch_refuse_false_before_sending(name: str, str
     with pytest.raises(UnsupportedParameterError, match="parallel_tool_calls") as refused:
         body(REFUSED[name], stream=stream, parallel_tool_calls=False)
     assert refused.value.parameter == "parallel_tool_calls"
+
+
+@pytest.mark.parametrize("value", [False, True])
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_a_caller_that_applies_it_itself_gets_the_request_without_it(
+    name: str, value: bool
+) -> None:
+    # LlamaIndex's chat_with_tools keeps only the first call itself when parallel calls are
+    # not allowed: a provider with no switch gets the tools and nothing to refuse.
+    sent = body(
+        REFUSED[name],
+        stream=False,
+        parallel_tool_calls=value,
+        caller_applies_parallel_tool_calls=True,
+    )
+    assert "parallel" not in json.dumps(sent).lower()
+    assert "get_weather" in json.dumps(sent)
+
+
+@pytest.mark.parametrize("name", sorted(PASSED_AS_IS))
+def test_a_caller_that_applies_it_still_sends_it_where_the_provider_takes_it(name: str) -> None:
+    sent = body(
+        PASSED_AS_IS[name],
+        stream=False,
+        parallel_tool_calls=False,
+        caller_applies_parallel_tool_calls=True,
+    )
+    assert sent["parallel_tool_calls"] is False
+    claude = body(
+        CLAUDES["anthropic"],
+        stream=False,
+        parallel_tool_calls=False,
+        caller_applies_parallel_tool_calls=True,
+    )
+    assert claude["tool_choice"]["disable_parallel_tool_use"] is True

@@ -407,6 +407,34 @@ def _completion_logprobs(text: str, top: int) -> dict[str, Any]:
     }
 
 
+def _chat_logprob(piece: str, position: int, top: int) -> dict[str, Any]:
+    """One entry of OpenAI's chat ``logprobs.content`` for a piece of the answer, deterministic
+    as :func:`_completion_logprobs`: the piece is its own first alternative."""
+    chosen = round(-0.05 * (position + 1), 4)
+    alternatives = [(piece, chosen)] + [
+        (f"<alt{k}>", round(chosen - k - 1, 4)) for k in range(1, top)
+    ]
+    return {
+        "token": piece,
+        "logprob": chosen,
+        "bytes": list(piece.encode()),
+        "top_logprobs": [
+            {"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alternatives[:top]
+        ],
+    }
+
+
+def _chat_logprobs(text: str, top: int) -> dict[str, Any]:
+    content = [_chat_logprob(p, i, top) for i, p in enumerate(pieces(text))]
+    return {"content": content, "refusal": None}
+
+
+def _choice_logprobs(chat: bool, text: str, logprobs: int | None) -> dict[str, Any] | None:
+    if logprobs is None:
+        return None
+    return _chat_logprobs(text, logprobs) if chat else _completion_logprobs(text, logprobs)
+
+
 def _render(
     chat: bool,
     head: dict[str, Any],
@@ -425,9 +453,7 @@ def _render(
         "choices": [
             {
                 **item,
-                "logprobs": _completion_logprobs(c.text or "", logprobs)
-                if logprobs and not chat
-                else None,
+                "logprobs": _choice_logprobs(chat, c.text or "", logprobs),
                 "finish_reason": c.finish_reason,
             }
             for item, c in zip(items, choices, strict=True)
@@ -439,8 +465,9 @@ def _render(
 _Step = tuple[int, dict[str, Any], str | None]  # (choice index, choice fields, finish_reason)
 
 
-def _stream_steps(chat: bool, choices: list[_Choice]) -> list[_Step]:
-    """One step per SSE chunk, choice after choice; role first, then text, tool calls, finish."""
+def _stream_steps(chat: bool, choices: list[_Choice], top: int | None = None) -> list[_Step]:
+    """One step per SSE chunk, choice after choice; role first, then text, tool calls, finish.
+    With ``top`` (chat ``logprobs``), each text piece carries its own logprobs entry."""
     steps: list[_Step] = []
     for i, c in enumerate(choices):
         if not chat:
@@ -448,7 +475,10 @@ def _stream_steps(chat: bool, choices: list[_Choice]) -> list[_Step]:
             steps.append((i, {"text": ""}, c.finish_reason))
             continue
         steps.append((i, {"delta": {"role": "assistant", "content": ""}}, None))
-        steps += [(i, {"delta": {"content": piece}}, None) for piece in pieces(c.text or "")]
+        steps += [
+            (i, {"delta": {"content": p}, **_piece_logprobs(p, n, top)}, None)
+            for n, p in enumerate(pieces(c.text or ""))
+        ]
         for k, call in enumerate(c.tool_calls):
             fn = call["function"]
             head = {
@@ -466,6 +496,12 @@ def _stream_steps(chat: bool, choices: list[_Choice]) -> list[_Step]:
     return steps
 
 
+def _piece_logprobs(piece: str, position: int, top: int | None) -> dict[str, Any]:
+    if top is None:
+        return {}
+    return {"logprobs": {"content": [_chat_logprob(piece, position, top)], "refusal": None}}
+
+
 def _stream(
     chat: bool,
     head: dict[str, Any],
@@ -473,6 +509,7 @@ def _stream(
     usage: dict[str, int],
     include_usage: bool,
     quirks: bool,
+    top: int | None = None,
 ) -> list[dict[str, Any]]:
     head = {**head, "object": "chat.completion.chunk" if chat else "text_completion"}
     quirky = quirks and chat
@@ -488,13 +525,13 @@ def _stream(
                 "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
             }
         )
-    steps, total = _stream_steps(chat, choices), usage["completion_tokens"]
+    steps, total = _stream_steps(chat, choices, top), usage["completion_tokens"]
     for n, (i, fields, finish) in enumerate(steps):
         done = total if n == len(steps) - 1 else min(total, n)  # quirks: cumulative usage
         events.append(
             {
                 **head,
-                "choices": [{"index": i, **fields, "logprobs": None, "finish_reason": finish}],
+                "choices": [{"index": i, "logprobs": None, **fields, "finish_reason": finish}],
                 "usage": _usage(usage["prompt_tokens"], done) if quirky else None,
             }
         )
@@ -602,6 +639,20 @@ class OpenAIStubServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def external_model(
+        self, name: str = "gpt-4o-mini", task: str = "llm/v1/chat"
+    ) -> dict[str, Any]:
+        """An ``openai`` external-model block served by this stub."""
+        return {
+            "name": name,
+            "provider": "openai",
+            "task": task,
+            "openai_config": {
+                "openai_api_key_plaintext": "sk-t",
+                "openai_api_base": f"{self.base_url}/v1",
+            },
+        }
+
     def fail_next(
         self,
         status: int,
@@ -692,11 +743,12 @@ class OpenAIStubServer:
         chat = kind == "chat"
         choices, usage = _chat(body) if chat else _completions(body)
         head = _head(chat, path, body, model)
+        logprobs = _asked_logprobs(chat, body)
         if not body.get("stream"):
-            logprobs = body.get("logprobs") if isinstance(body.get("logprobs"), int) else None
             return _dumps(_render(chat, head, choices, usage, self.quirks, logprobs)), extra
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        events = _stream(chat, head, choices, usage, include_usage, self.quirks)
+        top = logprobs if chat else None
+        events = _stream(chat, head, choices, usage, include_usage, self.quirks, top)
         sse = [b"data: " + _dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
         return sse, {**extra, "content-type": "text/event-stream"}
 
@@ -715,6 +767,20 @@ class OpenAIStubServer:
         assert kind is not None
         openai_body, stream = wire.to_openai(kind, path, query, body)
         return wire.render(kind, answer(kind, path, openai_body), body, stream)
+
+
+def _asked_logprobs(chat: bool, body: dict[str, Any]) -> int | None:
+    """How many alternatives per token the body asks for, if any: chat takes ``logprobs:
+    true`` and ``top_logprobs: k`` (0-20), completions ``logprobs: k``."""
+    value = body.get("logprobs")
+    if chat:
+        if value is not True:
+            return None
+        top = body.get("top_logprobs") or 0
+        if not isinstance(top, int) or not 0 <= top <= 20:
+            raise StubHTTPError(400, "'top_logprobs' must be an integer between 0 and 20.")
+        return top
+    return value if isinstance(value, int) and not isinstance(value, bool) and value else None
 
 
 def _head(chat: bool, path: str, body: dict[str, Any], model: str) -> dict[str, Any]:

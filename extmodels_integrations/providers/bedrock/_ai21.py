@@ -20,7 +20,7 @@ from extmodels_integrations._types import (
 from extmodels_integrations._wire import SSEEvent
 from extmodels_integrations.providers import ai21labs
 from extmodels_integrations.providers._base import ParsedStream, provider_params
-from extmodels_integrations.providers._openai_format import parse_chat as parse_openai_chat
+from extmodels_integrations.providers._openai_response import parse_chat as parse_openai_chat
 from extmodels_integrations.providers._views import completion_chunk, completion_from_chat
 from extmodels_integrations.providers.bedrock._common import (
     NO_REASONING,
@@ -67,7 +67,7 @@ class _AI21(_Dialect):
                     PROVIDER, name, "the Bedrock Jamba request body has no such field"
                 )
         messages = [_jamba_message(m) for m in request.messages]
-        return _jamba_body(messages, request)
+        return _jamba_body(messages, request, request.extra_params)
 
     def completion_body(
         self, request: CompletionRequest, model: str, stream: bool
@@ -75,7 +75,8 @@ class _AI21(_Dialect):
         if _is_j2(model):
             return ai21labs.j2_body(request, provider=PROVIDER)
         prompt = _one_prompt(request.prompt)
-        return _jamba_body([{"role": "user", "content": prompt}], request)
+        messages = [{"role": "user", "content": prompt}]
+        return _jamba_body(messages, request, _legacy_logprobs(request.extra_params))
 
     def parse_chat(self, data: Any, headers: Mapping[str, str]) -> ChatResponse:
         response = parse_openai_chat(data, PROVIDER)
@@ -103,10 +104,11 @@ class _AI21(_Dialect):
         if _is_j2(model):
             return ParsedStream(ai21labs.J2Decoder(), ai21labs.J2StreamParser(PROVIDER))
         parser = ai21labs.ChatStreamParserAI21(PROVIDER)
+        offsets: dict[int, int] = {}
 
         def parse(event: dict[str, Any]) -> CompletionChunk | None:
             chunk = parser.parse(SSEEvent(json.dumps(event)))
-            return None if chunk is None else completion_chunk(chunk)
+            return None if chunk is None else completion_chunk(chunk, offsets)
 
         return _event_stream(parse, parser.finish, CompletionChunk)
 
@@ -120,8 +122,20 @@ def _jamba_message(message: Message) -> dict[str, Any]:
     return {"role": role, "content": _text(message.get("content"))}
 
 
+def _legacy_logprobs(extra: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Completions ``extra_params`` with OpenAI's legacy ``logprobs=k`` as Jamba's chat
+    fields: ``logprobs=true`` and, for k > 0, ``top_logprobs=k``."""
+    count = extra.get("logprobs")
+    if count is None or isinstance(count, bool):
+        return extra
+    top = {"top_logprobs": count} if count else {}
+    return {**extra, "logprobs": True, **top}
+
+
 def _jamba_body(
-    messages: list[dict[str, Any]], request: ChatRequest | CompletionRequest
+    messages: list[dict[str, Any]],
+    request: ChatRequest | CompletionRequest,
+    extra: Mapping[str, Any],
 ) -> dict[str, Any]:
     fields = {
         "messages": messages,
@@ -131,5 +145,5 @@ def _jamba_body(
         "n": request.n,
     }
     body = {k: v for k, v in fields.items() if v is not None}
-    body.update(provider_params(PROVIDER, request.extra_params, rejected=NO_REASONING))
+    body.update(provider_params(PROVIDER, extra, rejected=NO_REASONING))
     return body

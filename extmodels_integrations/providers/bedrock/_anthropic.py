@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from extmodels_integrations._exceptions import UnsupportedParameterError
 from extmodels_integrations._types import (
     ChatChunk,
     ChatRequest,
@@ -32,6 +33,7 @@ class _Anthropic(_Dialect):
     name = "anthropic"
 
     def chat_body(self, request: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
+        _check_inline(request)
         body = anthropic.messages_body(request, provider=PROVIDER, model=model)
         return {"anthropic_version": ANTHROPIC_VERSION, **body}
 
@@ -65,6 +67,32 @@ class _Anthropic(_Dialect):
             return None if chunk is None else completion_chunk(chunk)
 
         return _event_stream(parse, parser.finish, CompletionChunk)
+
+
+def _url_of(part: Mapping[str, Any]) -> tuple[str, Any] | None:
+    if part.get("type") == "image_url":
+        image = part.get("image_url")
+        return "image_url.url", image.get("url") if isinstance(image, Mapping) else image
+    if part.get("type") == "file" and isinstance(part.get("file"), Mapping):
+        return "file.file_data", part["file"].get("file_data")
+    return None
+
+
+def _check_inline(request: ChatRequest) -> None:
+    """Claude on Bedrock takes images and documents as base64 only: an Anthropic ``url``
+    source fails there after the request is sent (the ``anthropic`` provider fetches URLs)."""
+    for i, message in enumerate(request.messages):
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            found = _url_of(part) if isinstance(part, Mapping) else None
+            if found and isinstance(found[1], str) and not found[1].startswith("data:"):
+                raise UnsupportedParameterError(
+                    PROVIDER,
+                    f"messages[{i}].content[{j}].{found[0]}",
+                    "Claude on Bedrock reads images and documents from base64 only: send a "
+                    "data: URL (data:image/png;base64,...); the anthropic provider and Vertex "
+                    "AI fetch URLs themselves",
+                )
 
 
 def _invoked(chunk: ChatChunk | None) -> ChatChunk | None:

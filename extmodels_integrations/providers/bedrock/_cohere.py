@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +29,7 @@ from extmodels_integrations._types import (
     ToolCallDelta,
     Usage,
 )
+from extmodels_integrations._warn import warn_user
 from extmodels_integrations.providers._base import ParsedStream, provider_params
 from extmodels_integrations.providers._views import completion_from_chat
 from extmodels_integrations.providers.bedrock._common import (
@@ -115,7 +115,7 @@ class _Cohere(_Dialect):
             raise UnsupportedParameterError(
                 PROVIDER, "tool_choice", "Cohere v1 chat on Bedrock always lets the model choose"
             )
-        if request.tools and request.parallel_tool_calls is False:
+        if request.tools and request.parallel_tool_calls_switch() is False:
             raise UnsupportedParameterError(PROVIDER, "parallel_tool_calls", "Cohere v1 chat")
         body = _cohere_conversation(request.messages)
         if request.tools:
@@ -255,11 +255,9 @@ def _cohere_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"name": function["name"], "description": function.get("description", "")}
     if function.get("strict"):
         # Strict is a guarantee the caller cannot get here; the call itself still works.
-        warnings.warn(
+        warn_user(
             f"tool {function['name']!r}: strict dropped: Cohere chat on Bedrock has no strict "
-            "tool schemas (use bedrock_provider anthropic, or check the arguments yourself)",
-            UserWarning,
-            stacklevel=2,
+            "tool schemas (use bedrock_provider anthropic, or check the arguments yourself)"
         )
     if definitions:
         out["parameter_definitions"] = definitions

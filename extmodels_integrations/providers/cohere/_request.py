@@ -171,7 +171,7 @@ def chat_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, An
         choice = to_cohere_tool_choice(request.tool_choice, request.tools)
         if choice is not None:
             body["tool_choice"] = choice
-        if request.parallel_tool_calls is False:
+        if request.parallel_tool_calls_switch() is False:
             raise UnsupportedParameterError(
                 PROVIDER,
                 "parallel_tool_calls",
@@ -222,6 +222,22 @@ def _prompt(request: CompletionRequest) -> str:
     return prompt
 
 
+def _legacy_logprobs(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Completions ``extra_params`` with OpenAI's legacy ``logprobs=k`` (an alternatives
+    count) as the v2 switch: 0 asks for the chosen tokens' logprobs, all v2 chat returns."""
+    count = extra.get("logprobs")
+    if count is None or isinstance(count, bool):
+        return dict(extra)
+    if count != 0:
+        raise UnsupportedParameterError(
+            PROVIDER,
+            "logprobs",
+            f"the v2 chat API returns no alternative tokens, so not {count!r} of them; use "
+            "logprobs=0 (or true) for the chosen tokens' log probabilities",
+        )
+    return {**extra, "logprobs": True}
+
+
 def completion_body(request: CompletionRequest, model: str, *, stream: bool) -> dict[str, Any]:
     """The v2 chat body for a unified completions request: the prompt as one user turn."""
     chat = ChatRequest(
@@ -230,6 +246,6 @@ def completion_body(request: CompletionRequest, model: str, *, stream: bool) -> 
         max_tokens=request.max_tokens,
         stop=request.stop,
         n=request.n,
-        extra_params=request.extra_params,
+        extra_params=_legacy_logprobs(request.extra_params),
     )
     return chat_body(chat, model, stream=stream)

@@ -60,6 +60,29 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def chat_logprobs(items: Any) -> dict[str, Any] | None:
+    """Cohere's ``logprobs`` (the response's list of ``{text, token_ids, logprobs}`` items, or
+    a ``content-delta`` event's one item) in OpenAI's chat shape, one entry per token, or
+    ``None`` when there are none (not asked for).
+
+    An item's ``text`` belongs to all its tokens together (a character split over several
+    byte tokens has no text per token): the first entry carries it and its UTF-8 bytes, the
+    others an empty token with ``bytes`` None, so tokens still join to the answer's text and
+    every logprob keeps its token. Cohere returns no alternatives: ``top_logprobs`` is empty.
+    """
+    if isinstance(items, Mapping):
+        items = [items]
+    content = []
+    for item in items if isinstance(items, list) else ():
+        text = str(item.get("text") or "")
+        for j, logprob in enumerate(item.get("logprobs") or ()):
+            token, raw = (text, list(text.encode())) if j == 0 else ("", None)
+            content.append(
+                {"token": token, "logprob": float(logprob), "bytes": raw, "top_logprobs": []}
+            )
+    return {"content": content} if content else None
+
+
 def _content(parts: Any) -> tuple[str | None, str | None]:
     """``(text, thinking)`` of a v2 assistant ``content`` list."""
     if isinstance(parts, str):
@@ -90,6 +113,7 @@ def _chat_choice(data: Mapping[str, Any]) -> tuple[ChatChoice, Usage | None]:
         tool_calls=calls,
         finish_reason=finish_reason(data.get("finish_reason")),
         reasoning=reasoning,
+        logprobs=chat_logprobs(data.get("logprobs")),
     )
     return choice, parse_usage(data.get("usage"))
 

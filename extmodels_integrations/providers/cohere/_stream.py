@@ -16,13 +16,18 @@ from extmodels_integrations._types import (
 from extmodels_integrations._wire import SSEEvent
 from extmodels_integrations.providers._base import loads
 from extmodels_integrations.providers.cohere._errors import PROVIDER, _failed
-from extmodels_integrations.providers.cohere._response import finish_reason, parse_usage
+from extmodels_integrations.providers.cohere._response import (
+    chat_logprobs,
+    finish_reason,
+    parse_usage,
+)
 
 
 class ChatStreamParser:
     """Turns v2 chat stream events into unified chat chunks.
 
-    ``message-start`` names the stream, ``content-delta`` carries text (or thinking),
+    ``message-start`` names the stream, ``content-delta`` carries text (or thinking) and,
+    when asked for, that text's ``logprobs`` item,
     ``tool-plan-delta`` the plan (reported as reasoning), ``tool-call-start`` /
     ``tool-call-delta`` the calls, and ``message-end`` the finish reason and usage. A stream
     that ends without ``message-end`` was cut and raises.
@@ -64,7 +69,9 @@ class ChatStreamParser:
         if kind == "content-delta":
             content = message.get("content") or {}
             return ChatChunkChoice(
-                content=content.get("text"), reasoning=content.get("thinking")
+                content=content.get("text"),
+                reasoning=content.get("thinking"),
+                logprobs=chat_logprobs(data.get("logprobs")),
             ), None
         if kind == "tool-plan-delta":
             return ChatChunkChoice(reasoning=message.get("tool_plan")), None

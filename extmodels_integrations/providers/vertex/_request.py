@@ -7,18 +7,21 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from extmodels_integrations._exceptions import ConfigurationError, UnsupportedParameterError
-from extmodels_integrations._types import ChatRequest, CompletionRequest, Message
+from extmodels_integrations._types import ChatRequest, CompletionRequest, Message, call_signature
+from extmodels_integrations._warn import warn_user
 from extmodels_integrations.providers._base import provider_params
 from extmodels_integrations.providers._reasoning import GEMINI_BUDGETS, split_effort
 from extmodels_integrations.providers.vertex._errors import PROVIDER
+from extmodels_integrations.providers.vertex._logprobs import split_logprobs
 from extmodels_integrations.providers.vertex._schema import gemini_schema
 
 # -- messages and tools ------------------------------------------------------------------------
+
+_DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+);base64,(.*)", re.DOTALL)
 
 
 def gemini_contents(messages: list[Message]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -73,6 +76,8 @@ def _parts(content: Any, where: str) -> list[dict[str, Any]]:
             parts += [{"text": part["text"]}] if part.get("text") else []
         elif isinstance(part, Mapping) and part.get("type") == "image_url":
             parts.append(_media_part(part.get("image_url"), f"{where}.content[{j}]"))
+        elif isinstance(part, Mapping) and part.get("type") == "file":
+            parts.append(_file_part(part.get("file"), f"{where}.content[{j}]"))
         else:
             kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
             raise UnsupportedParameterError(
@@ -87,7 +92,7 @@ def _media_part(image: Any, where: str) -> dict[str, Any]:
     url = image.get("url") if isinstance(image, Mapping) else image
     if not isinstance(url, str):
         raise ConfigurationError(f"{where}.image_url needs a url")
-    data_url = re.fullmatch(r"data:([\w.+-]+/[\w.+-]+);base64,(.*)", url, re.DOTALL)
+    data_url = _DATA_URL.fullmatch(url)
     if data_url:
         return {"inlineData": {"mimeType": data_url.group(1), "data": data_url.group(2)}}
     mime, _ = mimetypes.guess_type(url)
@@ -99,6 +104,36 @@ def _media_part(image: Any, where: str) -> dict[str, Any]:
             "extension names the type",
         )
     return {"fileData": {"mimeType": mime, "fileUri": url}}
+
+
+def _file_part(file: Any, where: str) -> dict[str, Any]:
+    """A document (PDF...) from an OpenAI ``file`` part: ``file_data`` a base64 data URL, or
+    (as the Anthropic adapter also takes it) a gs:// or https:// URL, which Vertex reads
+    itself (``fileData``; an https URL must be publicly readable)."""
+    if not isinstance(file, Mapping):
+        raise ConfigurationError(f"{where}.file must be an object with file_data")
+    if file.get("file_id") is not None and file.get("file_data") is None:
+        raise UnsupportedParameterError(
+            PROVIDER,
+            f"{where}.file.file_id",
+            "Vertex AI cannot read OpenAI Files API ids: send the document as file_data (a "
+            "base64 data: URL, or a gs:// / https:// URL)",
+        )
+    data = file.get("file_data")
+    if not isinstance(data, str):
+        raise ConfigurationError(f"{where}.file needs file_data (a data: URL or a URL)")
+    inline = _DATA_URL.fullmatch(data)
+    if inline:
+        return {"inlineData": {"mimeType": inline.group(1), "data": inline.group(2)}}
+    mime = mimetypes.guess_type(data)[0] or mimetypes.guess_type(str(file.get("filename")))[0]
+    if mime is None or not data.startswith(("gs://", "https://")):
+        raise UnsupportedParameterError(
+            PROVIDER,
+            f"{where}.file.file_data",
+            "Gemini takes documents as base64 data: URLs, or gs:// / https:// URLs whose file "
+            "extension (or filename) names the type",
+        )
+    return {"fileData": {"mimeType": mime, "fileUri": data}}
 
 
 def _call_parts(message: Message, names: dict[str, str], where: str) -> list[dict[str, Any]]:
@@ -117,7 +152,12 @@ def _call_parts(message: Message, names: dict[str, str], where: str) -> list[dic
             )
         if call.get("id"):
             names[call["id"]] = name
-        parts.append({"functionCall": {"name": name, "args": args}})
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
+        # Gemini 3 refuses a signed call sent back without its signature, in its own part.
+        signature = call_signature(call)
+        if signature is not None:
+            part["thoughtSignature"] = signature
+        parts.append(part)
     return parts
 
 
@@ -164,11 +204,9 @@ def gemini_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
         declaration: dict[str, Any] = {"name": function.get("name")}
         if function.get("strict"):
             # Strict is a guarantee the caller cannot get here; the call itself still works.
-            warnings.warn(
+            warn_user(
                 f"tools[{i}] {function.get('name')!r}: strict dropped: Gemini function "
-                "declarations have no strict mode (check the arguments yourself)",
-                UserWarning,
-                stacklevel=2,
+                "declarations have no strict mode (check the arguments yourself)"
             )
         if function.get("description"):
             declaration["description"] = function["description"]
@@ -219,9 +257,13 @@ def _body(
     contents: list[dict[str, Any]],
     generation: dict[str, Any],
     extra: Mapping[str, Any],
+    *,
+    completions: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"contents": contents}
     config = {k: v for k, v in generation.items() if v is not None}
+    logprobs, extra = split_logprobs(extra, completions=completions)
+    config.update(logprobs)
     effort, extra = split_effort(PROVIDER, extra, "thinkingConfig")
     if effort is not None:
         # Thoughts included: asking for reasoning means wanting to see it (reasoning blocks).
@@ -271,7 +313,7 @@ def _chat_body(request: ChatRequest) -> dict[str, Any]:
     if system is not None:
         body["systemInstruction"] = system
     if request.tools:
-        if request.parallel_tool_calls is False:
+        if request.parallel_tool_calls_switch() is False:
             raise UnsupportedParameterError(
                 PROVIDER,
                 "parallel_tool_calls",
@@ -300,4 +342,4 @@ def _completion_body(request: CompletionRequest) -> dict[str, Any]:
         "candidateCount": request.n,
     }
     contents = [{"role": "user", "parts": [{"text": prompts[0]}]}]
-    return _body(contents, generation, request.extra_params)
+    return _body(contents, generation, request.extra_params, completions=True)

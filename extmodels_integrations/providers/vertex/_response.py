@@ -18,6 +18,7 @@ from extmodels_integrations._types import (
     Usage,
 )
 from extmodels_integrations.providers.vertex._errors import PROVIDER
+from extmodels_integrations.providers.vertex._logprobs import chat_logprobs, completion_logprobs
 
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
@@ -71,17 +72,22 @@ def _check_blocked(data: Mapping[str, Any]) -> None:
 
 
 class _Candidate:
-    """What one candidate part list holds: visible text, thought text and function calls."""
+    """What one candidate part list holds: visible text, thought text and function calls, with
+    the ``thoughtSignature`` of each call part (``None`` for an unsigned one: of parallel calls
+    Gemini signs the first only)."""
 
-    __slots__ = ("calls", "reasoning", "text")
+    __slots__ = ("calls", "reasoning", "signatures", "text")
 
     def __init__(self, candidate: Mapping[str, Any]) -> None:
         text: list[str] = []
         reasoning: list[str] = []
         self.calls: list[Mapping[str, Any]] = []
+        self.signatures: list[str | None] = []
         for part in (candidate.get("content") or {}).get("parts") or []:
             if "functionCall" in part:
                 self.calls.append(part["functionCall"])
+                signature = part.get("thoughtSignature")
+                self.signatures.append(signature if isinstance(signature, str) else None)
             elif isinstance(part.get("text"), str):
                 (reasoning if part.get("thought") else text).append(part["text"])
         self.text = "".join(text) or None
@@ -108,11 +114,21 @@ def parse_chat(data: Any) -> ChatResponse:
                 tool_call_id(response_id, index, k, c),
                 str(c.get("name")),
                 json.dumps(c.get("args") or {}),
+                signature,
             )
-            for k, c in enumerate(parsed.calls)
+            for k, (c, signature) in enumerate(zip(parsed.calls, parsed.signatures, strict=True))
         ]
         finish = _finish_reason(candidate.get("finishReason"), bool(calls))
-        choices.append(ChatChoice(index, parsed.text, calls, finish, parsed.reasoning))
+        choices.append(
+            ChatChoice(
+                index,
+                parsed.text,
+                calls,
+                finish,
+                parsed.reasoning,
+                logprobs=chat_logprobs(candidate),
+            )
+        )
     return ChatResponse(
         response_id,
         data.get("modelVersion"),
@@ -126,7 +142,10 @@ def parse_completion(data: Any) -> CompletionResponse:
     """A unified completions response from a ``GenerateContentResponse``."""
     choices = [
         CompletionChoice(
-            index, _Candidate(c).text or "", _finish_reason(c.get("finishReason"), False)
+            index,
+            _Candidate(c).text or "",
+            _finish_reason(c.get("finishReason"), False),
+            completion_logprobs(c)[0],
         )
         for index, c in _candidates(data)
     ]

@@ -19,6 +19,7 @@ from extmodels_integrations._types import (
 from extmodels_integrations._wire import SSEEvent
 from extmodels_integrations.providers._base import loads
 from extmodels_integrations.providers.vertex._errors import PROVIDER, _error_from
+from extmodels_integrations.providers.vertex._logprobs import chat_logprobs, completion_logprobs
 from extmodels_integrations.providers.vertex._response import (
     _Candidate,
     _candidates,
@@ -68,18 +69,22 @@ class _StreamParser:
         self._usage.update(metadata)
         return parse_usage(self._usage)
 
-    def _deltas(self, index: int, calls: list[Mapping[str, Any]]) -> list[ToolCallDelta] | None:
-        if not calls:
+    def _deltas(self, index: int, parsed: _Candidate) -> list[ToolCallDelta] | None:
+        if not parsed.calls:
             return None
         self._called.add(index)
         deltas = []
-        for call in calls:
+        for call, signature in zip(parsed.calls, parsed.signatures, strict=True):
             ordinal = self._ordinals.get(index, 0)
             self._ordinals[index] = ordinal + 1
             call_id = tool_call_id(self._id, index, ordinal, call)
             deltas.append(
                 ToolCallDelta(
-                    ordinal, call_id, str(call.get("name")), json.dumps(call.get("args") or {})
+                    ordinal,
+                    call_id,
+                    str(call.get("name")),
+                    json.dumps(call.get("args") or {}),
+                    signature,
                 )
             )
         return deltas
@@ -108,10 +113,18 @@ class ChatStreamParser(_StreamParser):
         choices = []
         for index, candidate in _candidates(data):
             parsed = _Candidate(candidate)
-            calls = self._deltas(index, parsed.calls)
+            calls = self._deltas(index, parsed)
             finish = self._finish(index, candidate)
             choices.append(
-                ChatChunkChoice(index, parsed.text, calls, finish, parsed.reasoning, "assistant")
+                ChatChunkChoice(
+                    index,
+                    parsed.text,
+                    calls,
+                    finish,
+                    parsed.reasoning,
+                    "assistant",
+                    logprobs=chat_logprobs(candidate),
+                )
             )
         usage = self._usage_of(data)
         if not choices and usage is None:
@@ -120,16 +133,23 @@ class ChatStreamParser(_StreamParser):
 
 
 class CompletionStreamParser(_StreamParser):
-    """Parses ``streamGenerateContent`` events into completion chunks."""
+    """Parses ``streamGenerateContent`` events into completion chunks; each candidate's
+    ``text_offset`` runs on from its previous chunk's, as OpenAI's streamed ones do."""
 
-    __slots__ = ()
+    __slots__ = ("_offsets",)
+
+    def __init__(self, with_usage: bool) -> None:
+        super().__init__(with_usage)
+        self._offsets: dict[int, int] = {}
 
     def parse(self, event: SSEEvent) -> CompletionChunk | None:
         data = self._data(event)
-        choices = [
-            CompletionChoice(index, _Candidate(c).text or "", self._finish(index, c))
-            for index, c in _candidates(data)
-        ]
+        choices = []
+        for index, c in _candidates(data):
+            logprobs, self._offsets[index] = completion_logprobs(c, self._offsets.get(index, 0))
+            choices.append(
+                CompletionChoice(index, _Candidate(c).text or "", self._finish(index, c), logprobs)
+            )
         usage = self._usage_of(data)
         if not choices and usage is None:
             return None

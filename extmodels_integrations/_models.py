@@ -1,4 +1,4 @@
-"""What LlamaIndex needs to know about a model that no endpoint reports: its context window,
+"""What the frameworks need to know about a model that no endpoint reports: its context window,
 its output limit and whether it takes tools.
 
 LlamaIndex sizes prompts from ``LLMMetadata`` (``context_window - num_output`` is the room left
