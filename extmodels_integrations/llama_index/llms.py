@@ -21,7 +21,6 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
-    ToolCallBlock,
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -51,6 +50,11 @@ from extmodels_integrations.llama_index._convert import (
     tool_selections,
 )
 from extmodels_integrations.llama_index._events import aobserve_stream, observe_stream, observer
+from extmodels_integrations.llama_index._tools import (
+    first_call_only,
+    first_calls_only,
+    wire_tool_choice,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -258,7 +262,7 @@ class ChatExternal(_Limits, FunctionCallingLLM):
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
         if specs:
             prepared["tools"] = specs
-            prepared["tool_choice"] = _tool_choice(tool_choice, tool_required)
+            prepared["tool_choice"] = wire_tool_choice(tool_choice, tool_required)
             prepared["parallel_tool_calls"] = allow_parallel_tool_calls
             prepared[_TRIMMED] = True
         return prepared
@@ -272,15 +276,54 @@ class ChatExternal(_Limits, FunctionCallingLLM):
     ) -> ChatResponse:
         """Keep only the first tool call when parallel calls were not allowed (providers that
         ignore ``parallel_tool_calls`` may still send several)."""
-        if not allow_parallel_tool_calls:
-            calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
-            if len(calls) > 1:
-                response.message.blocks = [
-                    b for b in response.message.blocks if not isinstance(b, ToolCallBlock)
-                ] + calls[:1]
-                dicts = response.message.additional_kwargs.get("tool_calls") or []
-                response.message.additional_kwargs["tool_calls"] = dicts[:1]
-        return response
+        return response if allow_parallel_tool_calls else first_call_only(response)
+
+    def stream_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponseGen:
+        """As LlamaIndex's, and each streamed response keeps only its first tool call when
+        parallel calls were not allowed (LlamaIndex itself trims only whole answers)."""
+        stream = super().stream_chat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        if allow_parallel_tool_calls:
+            return stream
+        return (first_call_only(r) for r in stream)
+
+    async def astream_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponseAsyncGen:
+        """Async twin of :meth:`stream_chat_with_tools`."""
+        stream = await super().astream_chat_with_tools(
+            tools,
+            user_msg,
+            chat_history,
+            verbose,
+            allow_parallel_tool_calls,
+            tool_required,
+            **kwargs,
+        )
+        return stream if allow_parallel_tool_calls else first_calls_only(stream)
 
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
@@ -293,14 +336,6 @@ class ChatExternal(_Limits, FunctionCallingLLM):
                 f"{(response.message.content or '')[:200]!r}"
             )
         return selections
-
-
-def _tool_choice(choice: str | dict[str, Any] | None, required: bool) -> str | dict[str, Any]:
-    if choice is None:
-        return "required" if required else "auto"
-    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
-        return {"type": "function", "function": {"name": choice}}
-    return choice
 
 
 class CompletionExternal(_Limits, LLM):

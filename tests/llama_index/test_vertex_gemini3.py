@@ -107,6 +107,25 @@ async def test_tools_with_llamaindex_defaults_run_on_gemini_keeping_the_first_ca
     assert output.response == "Sunny in Paris."
 
 
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+async def test_a_streamed_answer_keeps_only_its_first_call_with_llamaindex_defaults(
+    llm: ChatExternal, sync: bool
+) -> None:
+    # LlamaIndex trims only whole answers; ours trims every streamed response as well, so an
+    # agent reading the stream never acts on a call it did not allow.
+    call: dict[str, Any] = {"tools": [WEATHER], "user_msg": QUESTION}
+    if sync:
+        responses = list(llm.stream_chat_with_tools(**call))
+    else:
+        responses = [r async for r in await llm.astream_chat_with_tools(**call)]
+    assert all(len(llm.get_tool_calls_from_response(r, False)) <= 1 for r in responses)
+    [selection] = llm.get_tool_calls_from_response(responses[-1])
+    assert selection.tool_kwargs == {"city": "Paris"}
+    assert len(responses[-1].message.additional_kwargs["tool_calls"]) == 1
+    both = await _answer(llm, streamed=True, sync=sync, **call)
+    assert len(llm.get_tool_calls_from_response(both)) == 2
+
+
 def test_parallel_tool_calls_false_given_by_hand_is_still_refused(llm: ChatExternal) -> None:
     with pytest.raises(UnsupportedParameterError, match="parallel_tool_calls"):
         llm.chat(
