@@ -1,0 +1,73 @@
+"""langchain-tests standard suites for ChatExternal on a ``google-cloud-vertex-ai`` (Gemini)
+external model.
+
+The integration class replays cassettes recorded against the loopback stub's Vertex wire
+(``tests/support/wires/vertex.py``): a service-account JWT exchanged for a token at a loopback
+token endpoint, then ``:generateContent`` / ``:streamGenerateContent?alt=sse`` answered in
+Gemini's format. Recorded with
+``.venv/bin/python -m pytest tests/langchain/test_chat_standard_vertex.py -m vcr
+--record-mode=rewrite -p no:randomly``; token exchanges are stored redacted (see
+``tests/support/vertex_cassettes.py``). This proves the request/response plumbing (sign-in, the
+Gemini translation, SSE), not model quality.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from extmodels_integrations.langchain import ChatExternal
+from tests.conftest import OPENAI_BASE
+from tests.support.vertex_cassettes import stub_external_model
+
+GEMINI_CHAT_MODEL = stub_external_model(OPENAI_BASE, "gemini-2.5-flash")
+
+
+class _Capabilities:
+    """What the Vertex AI translation offers, stated once for both suites."""
+
+    @property
+    def chat_model_class(self) -> type[ChatExternal]:
+        return ChatExternal
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"external_model": GEMINI_CHAT_MODEL}
+
+    @property
+    def has_tool_choice(self) -> bool:
+        # "any" / "required" map to functionCallingConfig mode ANY, a named tool to ANY with
+        # allowedFunctionNames.
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        # response_format json_object maps to responseMimeType application/json.
+        return True
+
+
+class TestChatExternalVertexUnit(_Capabilities, ChatModelUnitTests):
+    @pytest.mark.xfail(
+        strict=True,
+        reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
+        "in langchain_core.load.mapping, so no third-party class can pass this step; the round "
+        "trip with allowed_objects=[ChatExternal] is tested in test_serialization.py",
+    )
+    def test_serdes(self, model: Any, snapshot: Any) -> None:
+        super().test_serdes(model, snapshot)
+
+
+@pytest.mark.vcr
+class TestChatExternalVertex(_Capabilities, ChatModelIntegrationTests):
+    """``google-cloud-vertex-ai``, ``vertex_api_base`` on the loopback stub."""
+
+    @property
+    def enable_vcr_tests(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "gemini-2.0-flash"
