@@ -55,6 +55,10 @@ def generate(http: httpx.Client, body: dict[str, Any], method: str = "generateCo
     return http.post(f"{PATH}/gemini-2.0-flash:{method}", json=body)
 
 
+PNG_BLOB = {"mimeType": "image/png", "data": "iVBORw0KGgo="}
+PNG = {"inlineData": PNG_BLOB}
+
+
 def user(text: str) -> dict[str, Any]:
     return {"role": "user", "parts": [{"text": text}]}
 
@@ -65,6 +69,23 @@ def user(text: str) -> dict[str, Any]:
         ({"contents": []}, "no contents"),
         ({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]}, "valid role"),
         ({"contents": [user("")]}, "empty text parameter"),
+        (
+            {"contents": [{"role": "user", "parts": [{"image_url": "x"}]}]},
+            'Unknown name "image_url"',
+        ),
+        ({"contents": [{"role": "user", "parts": [{"text": "a", **PNG}]}]}, "Oneof field 'data'"),
+        (
+            {"contents": [{"role": "user", "parts": [{"inlineData": {"data": "AAAA"}}]}]},
+            "mimeType is required",
+        ),
+        (
+            {"contents": [{"role": "user", "parts": [{"inlineData": {**PNG_BLOB, "data": "@"}}]}]},
+            "Base64 decoding failed",
+        ),
+        (
+            {"contents": [{"role": "user", "parts": [{"fileData": {"mimeType": "image/png"}}]}]},
+            "fileUri is required",
+        ),
     ],
 )
 def test_the_wire_refuses_what_vertex_refuses(
