@@ -57,6 +57,12 @@ def generate(http: httpx.Client, body: dict[str, Any], method: str = "generateCo
 
 PNG_BLOB = {"mimeType": "image/png", "data": "iVBORw0KGgo="}
 PNG = {"inlineData": PNG_BLOB}
+CALL = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+CALLS = {"role": "model", "parts": [CALL, CALL]}
+RESULT = {
+    "role": "user",
+    "parts": [{"functionResponse": {"name": "get_weather", "response": {"content": "Sunny"}}}],
+}
 
 
 def user(text: str) -> dict[str, Any]:
@@ -86,6 +92,8 @@ def user(text: str) -> dict[str, Any]:
             {"contents": [{"role": "user", "parts": [{"fileData": {"mimeType": "image/png"}}]}]},
             "fileUri is required",
         ),
+        ({"contents": [user("Hi"), RESULT]}, "immediately after a function call turn"),
+        ({"contents": [user("Hi"), CALLS, RESULT]}, "number of function response parts"),
     ],
 )
 def test_the_wire_refuses_what_vertex_refuses(

@@ -1,7 +1,8 @@
 """The stub server's Vertex AI wire: Gemini ``generateContent`` / ``streamGenerateContent``
 (SSE only, as with ``alt=sse``) and text-embedding ``predict`` on any path containing
 ``/publishers/google/models/``; any bearer token is accepted. Parts are checked as Vertex checks
-them (known fields, one data field each, media with a MIME type, base64 inline data).
+them (known fields, one data field each, media with a MIME type, base64 inline data), and
+function results as Gemini pairs them with the calls of the turn before.
 
 Requests are turned into OpenAI-format ones for the stub's scripted answers and the answers
 rendered back as Gemini responses: made-up-free (Gemini gives no call ids), cumulative
@@ -111,12 +112,37 @@ def _check_parts(parts: list[Any], where: str) -> None:
             raise StubHTTPError(400, f"{at}: fileUri is required for file data.")
 
 
+def _count(content: dict[str, Any], kind: str) -> int:
+    return sum(1 for p in content.get("parts") or [] if kind in p)
+
+
+def _check_turns(contents: list[dict[str, Any]]) -> None:
+    """Function results as Gemini pairs them: in the user turn right after the call turn, one
+    functionResponse part per functionCall part (Gemini's own error messages)."""
+    for n, content in enumerate(contents):
+        results = _count(content, "functionResponse")
+        calls = _count(contents[n - 1], "functionCall") if n else 0
+        if results and not calls:
+            raise StubHTTPError(
+                400,
+                "Please ensure that function response turn comes immediately after a function "
+                "call turn.",
+            )
+        if calls and results != calls:
+            raise StubHTTPError(
+                400,
+                "Please ensure that the number of function response parts is equal to the "
+                "number of function call parts of the function call turn.",
+            )
+
+
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     system = body.get("systemInstruction") or body.get("system_instruction")
     if system:
         _check_parts(system.get("parts") or [], "system_instruction")
         messages.append({"role": "system", "content": _text(system.get("parts"))})
+    _check_turns(body.get("contents") or [])
     for n, content in enumerate(body.get("contents") or []):
         role = content.get("role")
         if role not in ("user", "model"):
