@@ -98,8 +98,9 @@ class TestChatExternalVertexUnit(_Capabilities, ChatModelUnitTests):
     @pytest.mark.xfail(
         strict=True,
         reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
-        "in langchain_core.load.mapping, so no third-party class can pass this step; the round "
-        "trip with allowed_objects=[ChatExternal] is tested in test_serialization.py",
+        "in langchain_core.load.mapping, so no third-party class can pass this step; the dump "
+        "is snapshot-checked here and the round trip with allowed_objects=[ChatExternal] is "
+        "tested in test_serialization.py",
     )
     def test_serdes(self, model: Any, snapshot: Any) -> None:
         super().test_serdes(model, snapshot)
