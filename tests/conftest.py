@@ -19,6 +19,8 @@ import pytest
 from langchain_tests.conftest import base_vcr_config
 
 from tests.support.openai_server import OpenAIStubServer
+from tests.support.vertex_cassettes import TOKEN_PORT, to_stub
+from tests.support.wires.vertex import TokenServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
@@ -154,7 +156,9 @@ def vcr_config() -> dict[str, Any]:
         ("x-amz-content-sha256", "PLACEHOLDER"),
     ]
     config["before_record_response"] = _scrub_response
-    config["before_record_request"] = _scrub_request
+    # Vertex token exchanges are stored as one fixed redacted request (and live Vertex URLs as
+    # the stub's), whichever module records them.
+    config["before_record_request"] = (_scrub_request, to_stub(OPENAI_BASE))
     config["match_on"] = ["method", "uri", "json_body"]
     return config
 
@@ -186,11 +190,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", autouse=True)
 def _recording_servers(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Start the fixed-port stub servers only when recording cassettes."""
+    """Start the fixed-port stub servers (and the loopback token endpoint Vertex tests sign in
+    through) only when recording cassettes."""
     if _record_mode(request.config) == "none":
         yield
         return
-    with OpenAIStubServer(OPENAI_PORT), OpenAIStubServer(QUIRKS_PORT, quirks=True):
+    with (
+        OpenAIStubServer(OPENAI_PORT),
+        OpenAIStubServer(QUIRKS_PORT, quirks=True),
+        TokenServer(TOKEN_PORT),
+    ):
         yield
 
 

@@ -4,7 +4,10 @@ target kind, replayed from ``cassettes/llama_index`` (recorded against the loopb
 * serving endpoint (``endpoint=``) against the stub with real-endpoint quirks (content parts,
   a reasoning summary, usage repeated on every chunk);
 * ``external_model`` with provider ``openai`` against the plain OpenAI-format stub;
-* ``external_model`` with provider ``anthropic`` against the stub's Anthropic Messages wire.
+* ``external_model`` with provider ``anthropic`` against the stub's Anthropic Messages wire;
+* ``external_model`` with provider ``google-cloud-vertex-ai`` (Gemini chat and completions,
+  ``text-embedding-005``) against the stub's Vertex wire, signing in through the loopback token
+  endpoint (``tests/support/vertex_cassettes.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pytest
 from extmodels_integrations.llama_index import ChatExternal, CompletionExternal, ExternalEmbeddings
 from tests.conftest import OPENAI_BASE, QUIRKS_BASE
 from tests.llama_index.standard import ChatLLMTests, CompletionLLMTests, EmbeddingsTests
+from tests.support.vertex_cassettes import stub_external_model
 
 ENDPOINT = {"host": QUIRKS_BASE, "token": "test-token"}
 
@@ -97,6 +101,37 @@ class TestChatExternalAnthropic(ChatLLMTests):
         return {"anthropic_api_key_plaintext": "test-key"}
 
 
+GEMINI = "gemini-2.5-flash"
+
+
+def vertex_secrets(model: dict[str, Any]) -> dict[str, Any]:
+    """The service-account key ``to_dict`` leaves out, for ``from_dict``."""
+    key = model["google_cloud_vertex_ai_config"]["private_key_plaintext"]
+    return {"private_key_plaintext": key}
+
+
+VERTEX_CHAT = stub_external_model(OPENAI_BASE, GEMINI)
+
+
+@pytest.mark.vcr
+class TestChatExternalVertex(ChatLLMTests):
+    @property
+    def llm_class(self) -> type[ChatExternal]:
+        return ChatExternal
+
+    @property
+    def llm_params(self) -> dict[str, Any]:
+        return {"external_model": VERTEX_CHAT}
+
+    @property
+    def expected_context_window(self) -> int:
+        return 1_048_576
+
+    @property
+    def serialization_secrets(self) -> dict[str, Any]:
+        return vertex_secrets(VERTEX_CHAT)
+
+
 @pytest.mark.vcr
 class TestCompletionExternalEndpoint(CompletionLLMTests):
     @property
@@ -131,6 +166,28 @@ class TestCompletionExternalOpenAI(CompletionLLMTests):
         return {"openai_api_key_plaintext": "test-key"}
 
 
+VERTEX_COMPLETIONS = stub_external_model(OPENAI_BASE, GEMINI, "llm/v1/completions")
+
+
+@pytest.mark.vcr
+class TestCompletionExternalVertex(CompletionLLMTests):
+    @property
+    def llm_class(self) -> type[CompletionExternal]:
+        return CompletionExternal
+
+    @property
+    def llm_params(self) -> dict[str, Any]:
+        return {"external_model": VERTEX_COMPLETIONS}
+
+    @property
+    def expected_context_window(self) -> int:
+        return 1_048_576
+
+    @property
+    def serialization_secrets(self) -> dict[str, Any]:
+        return vertex_secrets(VERTEX_COMPLETIONS)
+
+
 @pytest.mark.vcr
 class TestExternalEmbeddingsEndpoint(EmbeddingsTests):
     @property
@@ -159,3 +216,21 @@ class TestExternalEmbeddingsOpenAI(EmbeddingsTests):
     @property
     def serialization_secrets(self) -> dict[str, Any]:
         return {"openai_api_key_plaintext": "test-key"}
+
+
+VERTEX_EMBEDDINGS = stub_external_model(OPENAI_BASE, "text-embedding-005", "llm/v1/embeddings")
+
+
+@pytest.mark.vcr
+class TestExternalEmbeddingsVertex(EmbeddingsTests):
+    @property
+    def embeddings_class(self) -> type[ExternalEmbeddings]:
+        return ExternalEmbeddings
+
+    @property
+    def embeddings_params(self) -> dict[str, Any]:
+        return {"external_model": VERTEX_EMBEDDINGS}
+
+    @property
+    def serialization_secrets(self) -> dict[str, Any]:
+        return vertex_secrets(VERTEX_EMBEDDINGS)

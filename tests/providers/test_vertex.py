@@ -118,6 +118,13 @@ def test_function_responses_are_named_after_the_call_they_answer() -> None:
     }
 
 
+def test_an_image_in_a_tool_result_is_refused_not_dropped() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    result = {"role": "tool", "tool_call_id": "id-get_time", "content": [{"text": "a"}, image]}
+    with pytest.raises(UnsupportedParameterError, match=r"messages\[2\]\.content\[1\]"):
+        gemini_contents([{"role": "user", "content": "Go."}, _calls("get_time"), result])
+
+
 def test_a_tool_result_without_a_matching_call_needs_a_name() -> None:
     named = {"role": "tool", "tool_call_id": "elsewhere", "name": "lookup", "content": "x"}
     contents, _ = gemini_contents([named])

@@ -55,6 +55,16 @@ def generate(http: httpx.Client, body: dict[str, Any], method: str = "generateCo
     return http.post(f"{PATH}/gemini-2.0-flash:{method}", json=body)
 
 
+PNG_BLOB = {"mimeType": "image/png", "data": "iVBORw0KGgo="}
+PNG = {"inlineData": PNG_BLOB}
+CALL = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+CALLS = {"role": "model", "parts": [CALL, CALL]}
+RESULT = {
+    "role": "user",
+    "parts": [{"functionResponse": {"name": "get_weather", "response": {"content": "Sunny"}}}],
+}
+
+
 def user(text: str) -> dict[str, Any]:
     return {"role": "user", "parts": [{"text": text}]}
 
@@ -65,6 +75,25 @@ def user(text: str) -> dict[str, Any]:
         ({"contents": []}, "no contents"),
         ({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]}, "valid role"),
         ({"contents": [user("")]}, "empty text parameter"),
+        (
+            {"contents": [{"role": "user", "parts": [{"image_url": "x"}]}]},
+            'Unknown name "image_url"',
+        ),
+        ({"contents": [{"role": "user", "parts": [{"text": "a", **PNG}]}]}, "Oneof field 'data'"),
+        (
+            {"contents": [{"role": "user", "parts": [{"inlineData": {"data": "AAAA"}}]}]},
+            "mimeType is required",
+        ),
+        (
+            {"contents": [{"role": "user", "parts": [{"inlineData": {**PNG_BLOB, "data": "@"}}]}]},
+            "Base64 decoding failed",
+        ),
+        (
+            {"contents": [{"role": "user", "parts": [{"fileData": {"mimeType": "image/png"}}]}]},
+            "fileUri is required",
+        ),
+        ({"contents": [user("Hi"), RESULT]}, "immediately after a function call turn"),
+        ({"contents": [user("Hi"), CALLS, RESULT]}, "number of function response parts"),
     ],
 )
 def test_the_wire_refuses_what_vertex_refuses(

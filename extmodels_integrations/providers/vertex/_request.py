@@ -170,7 +170,7 @@ def _result_part(message: Message, names: dict[str, str], where: str) -> dict[st
             f"message (tool_call_id {call_id!r} matches none), or carry the function name"
         )
     content = message.get("content")
-    text = content if isinstance(content, str) else _text_of_parts(content or [])
+    text = content if isinstance(content, str) else _text_of_parts(content or [], where)
     try:
         value = json.loads(text)
     except ValueError:
@@ -180,9 +180,28 @@ def _result_part(message: Message, names: dict[str, str], where: str) -> dict[st
     return {"functionResponse": {"name": name, "response": response}}
 
 
-def _text_of_parts(parts: list[Any]) -> str:
-    """The text of a list of content parts (strings or ``{"type": "text"}`` dicts)."""
-    return "".join(p if isinstance(p, str) else str(p.get("text") or "") for p in parts)
+def _text_of_parts(parts: list[Any], where: str) -> str:
+    """The text of a tool result's content parts (strings or ``{"type": "text"}`` dicts).
+
+    ``functionResponse.response`` is a JSON object, so an image or a file in a tool result has
+    nowhere to go: refused, where dropping it would leave the model answering without it.
+    """
+    texts = []
+    for j, part in enumerate(parts):
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type", "text") == "text":
+            texts.append(str(part.get("text") or ""))
+        else:
+            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+            raise UnsupportedParameterError(
+                PROVIDER,
+                f"{where}.content[{j}]",
+                f"a tool result's {kind!r} part has no place in Gemini's functionResponse (a "
+                "JSON object): return text from the tool, and send images or files in a user "
+                "message",
+            )
+    return "".join(texts)
 
 
 def gemini_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

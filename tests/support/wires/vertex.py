@@ -1,6 +1,8 @@
 """The stub server's Vertex AI wire: Gemini ``generateContent`` / ``streamGenerateContent``
 (SSE only, as with ``alt=sse``) and text-embedding ``predict`` on any path containing
-``/publishers/google/models/``; any bearer token is accepted.
+``/publishers/google/models/``; any bearer token is accepted. Parts are checked as Vertex checks
+them (known fields, one data field each, media with a MIME type, base64 inline data), and
+function results as Gemini pairs them with the calls of the turn before.
 
 Requests are turned into OpenAI-format ones for the stub's scripted answers and the answers
 rendered back as Gemini responses: made-up-free (Gemini gives no call ids), cumulative
@@ -13,6 +15,7 @@ protocol only serves model routes).
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,16 +68,87 @@ def json_schema(schema: Any) -> Any:
     return out
 
 
+# Part.data is a oneof (aiplatform v1 Part); the other fields may sit beside it.
+_PART_DATA = frozenset(
+    {"text", "inlineData", "fileData", "functionCall", "functionResponse"}
+    | {"executableCode", "codeExecutionResult"}
+)
+_PART_EXTRAS = frozenset({"thought", "thoughtSignature", "videoMetadata"})
+
+
+def _check_parts(parts: list[Any], where: str) -> None:
+    """Refuse parts as Vertex does: unknown fields, two data fields in one part, media without
+    a MIME type, inline data that is not base64."""
+    for j, part in enumerate(parts):
+        at = f"{where}.parts[{j}]"
+        unknown = [k for k in part if k not in _PART_DATA | _PART_EXTRAS]
+        if unknown:
+            raise StubHTTPError(
+                400,
+                f"Invalid JSON payload received. Unknown name \"{unknown[0]}\" at '{at}': "
+                "Cannot find field.",
+            )
+        data = [k for k in part if k in _PART_DATA]
+        if len(data) > 1:
+            raise StubHTTPError(
+                400,
+                f"Invalid JSON payload received. Oneof field 'data' is already set. "
+                f"Cannot set '{data[1]}'",
+            )
+        media = part.get("inlineData") or part.get("fileData")
+        if media is not None and not media.get("mimeType"):
+            raise StubHTTPError(400, f"{at}: mimeType is required for inline or file data.")
+        inline = part.get("inlineData")
+        if inline is not None:
+            try:
+                base64.b64decode(inline.get("data") or "", validate=True)
+            except ValueError:
+                raise StubHTTPError(
+                    400,
+                    f"Invalid value at '{at}.inline_data.data' (TYPE_BYTES), Base64 "
+                    "decoding failed",
+                ) from None
+        if "fileData" in part and not part["fileData"].get("fileUri"):
+            raise StubHTTPError(400, f"{at}: fileUri is required for file data.")
+
+
+def _count(content: dict[str, Any], kind: str) -> int:
+    return sum(1 for p in content.get("parts") or [] if kind in p)
+
+
+def _check_turns(contents: list[dict[str, Any]]) -> None:
+    """Function results as Gemini pairs them: in the user turn right after the call turn, one
+    functionResponse part per functionCall part (Gemini's own error messages)."""
+    for n, content in enumerate(contents):
+        results = _count(content, "functionResponse")
+        calls = _count(contents[n - 1], "functionCall") if n else 0
+        if results and not calls:
+            raise StubHTTPError(
+                400,
+                "Please ensure that function response turn comes immediately after a function "
+                "call turn.",
+            )
+        if calls and results != calls:
+            raise StubHTTPError(
+                400,
+                "Please ensure that the number of function response parts is equal to the "
+                "number of function call parts of the function call turn.",
+            )
+
+
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     system = body.get("systemInstruction") or body.get("system_instruction")
     if system:
+        _check_parts(system.get("parts") or [], "system_instruction")
         messages.append({"role": "system", "content": _text(system.get("parts"))})
+    _check_turns(body.get("contents") or [])
     for n, content in enumerate(body.get("contents") or []):
         role = content.get("role")
         if role not in ("user", "model"):
             raise StubHTTPError(400, "Please use a valid role: user, model.")
         parts = content.get("parts") or []
+        _check_parts(parts, f"contents[{n}]")
         if any(p.get("text") == "" for p in parts):
             raise StubHTTPError(
                 400, "Unable to submit request because it has an empty text parameter."
