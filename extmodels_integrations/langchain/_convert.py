@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TypeGuard
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -20,6 +21,7 @@ from extmodels_integrations._types import (
 from extmodels_integrations.langchain._cache_marks import openai_messages
 
 __all__ = [
+    "V1ToolIndexes",
     "answer_fields",
     "model_provider",
     "to_ai_message",
@@ -263,3 +265,36 @@ def _delta_blocks(choice: ChatChunkChoice, seen: int) -> list[str | dict[str, An
     if choice.content:
         out.append({"type": "text", "text": choice.content, "index": 2 * seen - 1})
     return out
+
+
+class V1ToolIndexes:
+    """Tool-call fragments of an ``output_version="v1"`` stream, their indexes moved past the
+    text and reasoning blocks streamed before the first call.
+
+    langchain-core numbers the v1 blocks that carry no ``index`` (text, unsigned reasoning)
+    from 0, one number per run of one block type, and merges blocks of equal index; tool-call
+    fragments keep their own index (0 for the first call), so a plan streamed before the calls
+    (Cohere's ``tool_plan``, reasoning_content) swallowed the first call's block.
+    """
+
+    __slots__ = ("_kind", "_offset", "_runs")
+
+    def __init__(self) -> None:
+        self._runs = 0
+        self._kind: str | None = None
+        self._offset: int | None = None
+
+    def shift(self, choice: ChatChunkChoice) -> ChatChunkChoice:
+        """``choice`` with its tool-call indexes moved; runs are counted until the first call."""
+        if self._offset is None:
+            # Within one chunk langchain-core puts reasoning before text.
+            for kind, present in (("reasoning", choice.reasoning), ("text", choice.content)):
+                if present and kind != self._kind:
+                    self._kind, self._runs = kind, self._runs + 1
+            if not choice.tool_calls:
+                return choice
+            self._offset = self._runs
+        if not (self._offset and choice.tool_calls):
+            return choice
+        calls = [replace(d, index=d.index + self._offset) for d in choice.tool_calls]
+        return replace(choice, tool_calls=calls)

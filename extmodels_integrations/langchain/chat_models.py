@@ -37,6 +37,7 @@ from extmodels_integrations._types import (
 from extmodels_integrations.langchain._base import GenerativeTarget
 from extmodels_integrations.langchain._callbacks import async_reporting, sync_observer
 from extmodels_integrations.langchain._convert import (
+    V1ToolIndexes,
     answer_fields,
     model_provider,
     to_ai_message,
@@ -187,7 +188,7 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs, stream=True)
-        state = _StreamState(request.model or self.model)
+        state = _StreamState(request.model or self.model, v1=self.output_version == "v1")
         with translated():
             chunks = observed(self.client.stream_chat(request), sync_observer(run_manager))
             for chunk in chunks:
@@ -204,7 +205,7 @@ class ChatExternal(GenerativeTarget, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs, stream=True)
-        state = _StreamState(request.model or self.model)
+        state = _StreamState(request.model or self.model, v1=self.output_version == "v1")
         async with async_reporting(run_manager) as observer:
             with translated():
                 async for chunk in aobserved(self.client.astream_chat(request), observer):
@@ -361,9 +362,10 @@ class _StreamState:
         "reasoning_blocks",
         "routing",
         "usage",
+        "v1_indexes",
     )
 
-    def __init__(self, model: str | None) -> None:
+    def __init__(self, model: str | None, *, v1: bool = False) -> None:
         self.model = model
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -373,6 +375,7 @@ class _StreamState:
         self.reasoning = False
         # Reasoning blocks seen, once the stream sends block-wise (signed) reasoning.
         self.reasoning_blocks: int | None = None
+        self.v1_indexes = V1ToolIndexes() if v1 else None
 
     def chunk(self, chunk: ChatChunk) -> ChatGenerationChunk | None:
         self.routing = routing_metadata(chunk) or self.routing
@@ -392,6 +395,9 @@ class _StreamState:
             self.reasoning_blocks = max(self.reasoning_blocks or 0, choice.reasoning_index + 1)
         elif not (choice.content or choice.tool_calls or choice.reasoning or choice.logprobs):
             return None
+        if self.v1_indexes is not None and self.reasoning_blocks is None:
+            # Signed reasoning comes as content blocks with indexes of their own.
+            choice = self.v1_indexes.shift(choice)
         message = to_chunk_message(choice, None, reasoning_blocks=self.reasoning_blocks)
         if choice.logprobs is None:
             return ChatGenerationChunk(message=message)

@@ -234,3 +234,35 @@ class TestExternalEmbeddingsVertex(EmbeddingsTests):
     @property
     def serialization_secrets(self) -> dict[str, Any]:
         return vertex_secrets(VERTEX_EMBEDDINGS)
+
+
+COHERE_CHAT = {
+    "name": "command-a-03-2025",
+    "provider": "cohere",
+    "task": "llm/v1/chat",
+    "cohere_config": {
+        "cohere_api_key_plaintext": "test-key",
+        "cohere_api_base": OPENAI_BASE,
+    },
+}
+
+
+@pytest.mark.vcr
+class TestChatExternalCohere(ChatLLMTests):
+    """``external_model`` with provider ``cohere`` against the stub's Cohere v2 chat wire."""
+
+    @property
+    def llm_class(self) -> type[ChatExternal]:
+        return ChatExternal
+
+    @property
+    def llm_params(self) -> dict[str, Any]:
+        return {"external_model": COHERE_CHAT}
+
+    @property
+    def expected_context_window(self) -> int:
+        return 256_000
+
+    @property
+    def serialization_secrets(self) -> dict[str, Any]:
+        return {"cohere_api_key_plaintext": "test-key"}

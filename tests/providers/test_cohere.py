@@ -51,6 +51,25 @@ def test_messages_map_roles_and_fold_parts() -> None:
     ]
 
 
+def test_earlier_reasoning_goes_back_as_the_tool_plan_or_not_at_all() -> None:
+    call = {"id": "c1", "function": {"name": "f", "arguments": "{}"}}
+    plan: Any = [{"type": "reasoning", "reasoning": "I will call f.", "index": 0}]
+    thought: Any = [
+        {"type": "thinking", "thinking": "Hm.", "signature": "s"},
+        {"type": "redacted_thinking", "data": "x"},
+        {"type": "text", "text": "Done."},
+    ]
+    called, answered = cohere.to_cohere_messages(
+        [
+            {"role": "assistant", "content": plan, "tool_calls": [call]},
+            {"role": "assistant", "content": thought},
+        ]
+    )
+    assert called["tool_plan"] == "I will call f." and "content" not in called
+    # Reasoning without a call to plan for is left out (redacted reasoning has no text).
+    assert answered == {"role": "assistant", "content": "Done."}
+
+
 def test_user_image_parts_pass_through_but_not_in_system_turns() -> None:
     image = {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}
     user: Any = [{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}]

@@ -69,6 +69,10 @@ def chat(http: httpx.Client, **body: Any) -> httpx.Response:
             {"messages": [{"role": "user", "content": "hi"}], "stop_sequences": list("abcdef")},
             "at most 5",
         ),
+        (
+            {"messages": [{"role": "assistant", "content": [{"type": "reasoning"}]}]},
+            "not text or thinking",
+        ),
     ],
 )
 def test_chat_refusals(http: httpx.Client, body: dict[str, Any], message: str) -> None:

@@ -20,6 +20,13 @@ _CHAT_REJECTED = {
     "top_logprobs": "the v2 chat API only takes logprobs=true; remove top_logprobs",
 }
 
+# Reasoning part types of an assistant turn, with the field that holds their text.
+_REASONING_PARTS: dict[str, str | None] = {
+    "reasoning": "reasoning",
+    "thinking": "thinking",
+    "redacted_thinking": None,
+}
+
 
 def _text(content: Any) -> str:
     """The text of an OpenAI-style ``content``: a string or a list of text parts."""
@@ -63,16 +70,17 @@ def _message(message: Message) -> dict[str, Any]:
     if role == "user":
         return {"role": "user", "content": _user_content(content)}
     if role == "assistant":
-        text = _text(content)
+        text, reasoning = _assistant_text(content)
         calls = message.get("tool_calls")
         if calls:
-            # v2 puts the text an assistant wrote before calling tools in ``tool_plan``.
+            # v2 puts the text an assistant wrote before calling tools in ``tool_plan``; a
+            # reply of ours carries Cohere's own plan as reasoning, so that is sent back there.
             out: dict[str, Any] = {
                 "role": "assistant",
                 "tool_calls": [_tool_call(c) for c in calls],
             }
-            if text:
-                out["tool_plan"] = text
+            if text or reasoning:
+                out["tool_plan"] = text or reasoning
             return out
         return {"role": "assistant", "content": text}
     if role == "tool":
@@ -82,6 +90,24 @@ def _message(message: Message) -> dict[str, Any]:
             "content": _text(content),
         }
     raise UnsupportedParameterError(PROVIDER, f"message role '{role}'")
+
+
+def _assistant_text(content: Any) -> tuple[str, str]:
+    """``(text, reasoning)`` of an assistant ``content``. Earlier reasoning (LangChain v1
+    ``reasoning`` blocks, unified ``thinking`` ones) is kept apart from the text: the caller
+    sends it as the turn's ``tool_plan`` or leaves it out, as the other adapters leave out
+    reasoning the provider cannot check; redacted reasoning has no text to send."""
+    if not isinstance(content, list):
+        return _text(content), ""
+    text: list[Any] = []
+    reasoning: list[str] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else "text"
+        if kind not in _REASONING_PARTS:
+            text.append(part)
+        elif field := _REASONING_PARTS[kind]:
+            reasoning.append(part.get(field) or "")
+    return _text(text), "".join(reasoning)
 
 
 def _user_content(content: Any) -> Any:

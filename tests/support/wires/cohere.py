@@ -1,12 +1,13 @@
 """The stub server's Cohere wire: v2 chat (``POST /v2/chat``, plain or SSE) and v2 embed
 (``POST /v2/embed``); any bearer key is accepted.
 
-Requests are checked as the v2 API checks them (roles, no ``n`` / ``logit_bias``,
-``tool_choice`` only ``REQUIRED`` / ``NONE``, at most 5 stop sequences, ``input_type`` required
-and at most 96 texts per embed call) and turned into OpenAI-format ones for the stub's scripted
-answers, which are rendered back in v2's shape: text parts, ``tool_plan`` and ``tool_calls``,
-usage with ``billed_units`` and ``tokens`` (``tokens`` counts a prompt template the bill leaves
-out), named SSE events from ``message-start`` to ``message-end``, and ``{"message": ...}`` errors.
+Requests are checked as the v2 API checks them (roles, ``text`` / ``thinking`` assistant
+content items, no ``n`` / ``logit_bias``, ``tool_choice`` only ``REQUIRED`` / ``NONE``, at most 5
+stop sequences, ``input_type`` required and at most 96 texts per embed call) and turned into
+OpenAI-format ones for the stub's scripted answers, which are rendered back in v2's shape: text
+parts, ``tool_plan`` and ``tool_calls``, usage with ``billed_units`` and ``tokens`` (``tokens``
+counts a prompt template the bill leaves out), named SSE events from ``message-start`` to
+``message-end``, and ``{"message": ...}`` errors.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ ROUTES = {"/v2/chat": "chat", "/v2/embed": "embeddings"}
 MAX_TEXTS = 96
 #: Tokens of the chat template Cohere's model reads but does not bill.
 TEMPLATE_TOKENS = 7
+#: The ``tool_plan`` of a scripted tool call that came with no text.
+PLAN = "I will use a tool."
 _FINISH = {"stop": "COMPLETE", "length": "MAX_TOKENS", "tool_calls": "TOOL_CALL"}
 _CHOICES = {"REQUIRED": "required", "NONE": "none"}
 _INPUT_TYPES = frozenset(
     {"search_document", "search_query", "classification", "clustering", "image"}
 )
+_ASSISTANT_PARTS = frozenset({"text", "thinking"})
 _UNKNOWN_FIELDS = ("n", "logit_bias", "parallel_tool_calls", "stream_options")
 
 
@@ -32,6 +36,17 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+
+
+def _assistant_parts(content: Any) -> None:
+    """v2 assistant content items are ``text`` or ``thinking`` (cohere-python's
+    ``AssistantMessageV2ContentOneItem``); anything else is refused."""
+    for part in content if isinstance(content, list) else ():
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in _ASSISTANT_PARTS:
+            raise StubHTTPError(
+                400, f"invalid request: assistant content type {kind!r} is not text or thinking"
+            )
 
 
 def _messages(messages: Any) -> list[dict[str, Any]]:
@@ -43,6 +58,7 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
         if role in ("system", "user"):
             out.append({"role": role, "content": _text(message.get("content"))})
         elif role == "assistant":
+            _assistant_parts(message.get("content"))
             converted: dict[str, Any] = {
                 "role": "assistant",
                 "content": _text(message.get("content")) or message.get("tool_plan") or None,
@@ -107,7 +123,7 @@ def _usage(usage: dict[str, int]) -> dict[str, Any]:
 def _message(message: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"role": "assistant"}
     if message.get("tool_calls"):
-        out["tool_plan"] = message.get("content") or "I will use a tool."
+        out["tool_plan"] = message.get("content") or PLAN
         out["tool_calls"] = message["tool_calls"]
     else:
         out["content"] = [{"type": "text", "text": message.get("content") or ""}]
