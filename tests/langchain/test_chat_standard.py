@@ -17,6 +17,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE, QUIRKS_BASE
+from tests.support.samples import LocalSamples
 
 OPENAI_CHAT_MODEL = {
     "name": "gpt-4o-mini",
@@ -75,7 +76,7 @@ class TestChatExternalUnitExternalModel(TestChatExternalUnit):
         return {"external_model": OPENAI_CHAT_MODEL}
 
 
-class _Integration(ChatModelIntegrationTests):
+class _Integration(LocalSamples, ChatModelIntegrationTests):
     @property
     def chat_model_class(self) -> type[ChatExternal]:
         return ChatExternal
@@ -87,6 +88,24 @@ class _Integration(ChatModelIntegrationTests):
     @property
     def supports_json_mode(self) -> bool:
         return True
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        # image_url parts are sent as written (data: URLs, standard image blocks converted).
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        # https:// image URLs are sent as written; the provider fetches them.
+        return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        # PDFs go as Chat Completions file parts (file_data a data: URL).
+        return True
+
+    # supports_image_tool_message / supports_pdf_tool_message stay off: a Chat Completions
+    # tool message takes text parts only (openai-python ChatCompletionToolMessageParam).
 
     @property
     def enable_vcr_tests(self) -> bool:
