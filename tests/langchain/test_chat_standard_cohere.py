@@ -20,6 +20,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 from extmodels_integrations import UnsupportedParameterError
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE
+from tests.support.samples import LocalSamples
 
 COHERE_CHAT_MODEL = {
     "name": "command-a-03-2025",
@@ -56,10 +57,17 @@ class _Capabilities:
 
     @property
     def supports_image_inputs(self) -> bool:
-        # The adapter does send image_url parts (data: and https: URLs), but the standard image
-        # test downloads its picture from GitHub while recording, and these cassettes are
-        # recorded offline; tests/providers/test_cohere.py checks the parts it sends.
-        return False
+        # image_url parts go as v2 image_url content items (data: URLs as they are).
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        # v2 image_url items take web URLs too, which Cohere fetches itself.
+        return True
+
+    # supports_pdf_inputs stays off: v2 chat takes no files, and the adapter refuses them.
+    # supports_image_tool_message / supports_pdf_tool_message stay off: v2 tool content items
+    # are text or document (cohere-python ToolContent), no image or file.
 
 
 class TestChatExternalCohereUnit(_Capabilities, ChatModelUnitTests):
@@ -74,7 +82,7 @@ class TestChatExternalCohereUnit(_Capabilities, ChatModelUnitTests):
 
 
 @pytest.mark.vcr
-class TestChatExternalCohere(_Capabilities, ChatModelIntegrationTests):
+class TestChatExternalCohere(LocalSamples, _Capabilities, ChatModelIntegrationTests):
     """``external_model`` with provider ``cohere``, its base URL on the loopback stub."""
 
     @property
