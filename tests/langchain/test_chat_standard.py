@@ -4,7 +4,9 @@ The integration classes replay cassettes recorded against the loopback stub serv
 ``tests/support/openai_server.py`` (see ``tests/conftest.py``): ``endpoint=`` against the
 serving-endpoint server with real-endpoint quirks, ``external_model`` (provider ``openai``)
 against the plain OpenAI-format server. The stub scripts tool calls and JSON answers for the
-standard prompts, so these prove the request/response plumbing, not model quality.
+standard prompts, so these prove the request/response plumbing, not model quality. The image
+and PDF tests download their samples; a local PNG and PDF stand in
+(``tests/support/samples.py``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 The integration class replays cassettes recorded against the loopback stub's Anthropic wire
 (``tests/support/wires/anthropic.py``; ``make record`` starts the stub on ``OPENAI_BASE``). The
 stub checks requests the way the Messages API does (alternating roles, non-empty text blocks,
-tool results right after their tool calls, no unknown fields) and answers in its format, so
-these prove the request/response plumbing through the Anthropic translation, not model quality.
+tool results right after their tool calls, no unknown fields, image and document sources it
+takes) and answers in its format, so these prove the request/response plumbing through the
+Anthropic translation, not model quality. The image and PDF tests download their samples; a
+local PNG and PDF stand in (``tests/support/samples.py``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ event-stream frames. Recorded with
 ``.venv/bin/python -m pytest tests/langchain/test_chat_standard_bedrock.py -m vcr
 --record-mode=rewrite -p no:randomly``; the signature headers are filtered out of the
 cassettes (see ``vcr_config`` in tests/conftest.py). This proves the request/response plumbing
-(signing, framing, the Anthropic translation), not model quality.
+(signing, framing, the Anthropic translation), not model quality. Images and PDFs are sent
+inline, as Bedrock takes them; the image and PDF tests' samples are local
+(``tests/support/samples.py``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ The integration class replays cassettes recorded against the loopback stub's Coh
 --record-mode=rewrite -p no:randomly``. The stub checks requests the way v2 chat does (roles,
 ``tool_choice`` only ``REQUIRED`` / ``NONE``, no ``n`` / ``parallel_tool_calls``) and answers in
 its format (``tool_plan``, named SSE events), so these prove the request/response plumbing
-through the Cohere translation, not model quality.
+through the Cohere translation, not model quality. The image test's sample is local
+(``tests/support/samples.py``).
 """
 
 from __future__ import annotations
