@@ -106,8 +106,7 @@ class _Integration(LocalSamples, ChatModelIntegrationTests):
         # PDFs go as Chat Completions file parts (file_data a data: URL).
         return True
 
-    # supports_image_tool_message / supports_pdf_tool_message stay off: a Chat Completions
-    # tool message takes text parts only (openai-python ChatCompletionToolMessageParam).
+    # supports_{image,pdf}_tool_message stay off: Chat Completions tool messages take text only.
 
     @property
     def enable_vcr_tests(self) -> bool:

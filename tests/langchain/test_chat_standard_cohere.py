@@ -67,8 +67,7 @@ class _Capabilities:
         return True
 
     # supports_pdf_inputs stays off: v2 chat takes no files, and the adapter refuses them.
-    # supports_image_tool_message / supports_pdf_tool_message stay off: v2 tool content items
-    # are text or document (cohere-python ToolContent), no image or file.
+    # supports_{image,pdf}_tool_message stay off: v2 tool content is text or document only.
 
 
 class TestChatExternalCohereUnit(_Capabilities, ChatModelUnitTests):
