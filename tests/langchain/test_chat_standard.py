@@ -4,7 +4,9 @@ The integration classes replay cassettes recorded against the loopback stub serv
 ``tests/support/openai_server.py`` (see ``tests/conftest.py``): ``endpoint=`` against the
 serving-endpoint server with real-endpoint quirks, ``external_model`` (provider ``openai``)
 against the plain OpenAI-format server. The stub scripts tool calls and JSON answers for the
-standard prompts, so these prove the request/response plumbing, not model quality.
+standard prompts, so these prove the request/response plumbing, not model quality. The image
+and PDF tests download their samples; a local PNG and PDF stand in
+(``tests/support/samples.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE, QUIRKS_BASE
+from tests.support.samples import LocalSamples
 
 OPENAI_CHAT_MODEL = {
     "name": "gpt-4o-mini",
@@ -75,7 +78,7 @@ class TestChatExternalUnitExternalModel(TestChatExternalUnit):
         return {"external_model": OPENAI_CHAT_MODEL}
 
 
-class _Integration(ChatModelIntegrationTests):
+class _Integration(LocalSamples, ChatModelIntegrationTests):
     @property
     def chat_model_class(self) -> type[ChatExternal]:
         return ChatExternal
@@ -87,6 +90,23 @@ class _Integration(ChatModelIntegrationTests):
     @property
     def supports_json_mode(self) -> bool:
         return True
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        # image_url parts are sent as written (data: URLs, standard image blocks converted).
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        # https:// image URLs are sent as written; the provider fetches them.
+        return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        # PDFs go as Chat Completions file parts (file_data a data: URL).
+        return True
+
+    # supports_{image,pdf}_tool_message stay off: Chat Completions tool messages take text only.
 
     @property
     def enable_vcr_tests(self) -> bool:

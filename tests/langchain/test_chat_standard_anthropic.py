@@ -3,8 +3,10 @@
 The integration class replays cassettes recorded against the loopback stub's Anthropic wire
 (``tests/support/wires/anthropic.py``; ``make record`` starts the stub on ``OPENAI_BASE``). The
 stub checks requests the way the Messages API does (alternating roles, non-empty text blocks,
-tool results right after their tool calls, no unknown fields) and answers in its format, so
-these prove the request/response plumbing through the Anthropic translation, not model quality.
+tool results right after their tool calls, no unknown fields, image and document sources it
+takes) and answers in its format, so these prove the request/response plumbing through the
+Anthropic translation, not model quality. The image and PDF tests download their samples; a
+local PNG and PDF stand in (``tests/support/samples.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE
+from tests.support.samples import LocalSamples
 
 ANTHROPIC_CHAT_MODEL = {
     "name": "claude-sonnet-4-5-20250929",
@@ -54,6 +57,31 @@ class _Capabilities:
     def supports_anthropic_inputs(self) -> bool:
         return True
 
+    @property
+    def supports_image_inputs(self) -> bool:
+        # data: URLs become base64 image sources.
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        # Other URLs become url image sources, which Anthropic fetches itself.
+        return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        # File parts become document blocks (base64 or url sources).
+        return True
+
+    @property
+    def supports_image_tool_message(self) -> bool:
+        # A tool result's image parts become image blocks inside its tool_result.
+        return True
+
+    @property
+    def supports_pdf_tool_message(self) -> bool:
+        # A tool result's file parts become document blocks inside its tool_result.
+        return True
+
 
 class TestChatExternalAnthropicUnit(_Capabilities, ChatModelUnitTests):
     @pytest.mark.xfail(
@@ -68,7 +96,7 @@ class TestChatExternalAnthropicUnit(_Capabilities, ChatModelUnitTests):
 
 
 @pytest.mark.vcr
-class TestChatExternalAnthropic(_Capabilities, ChatModelIntegrationTests):
+class TestChatExternalAnthropic(LocalSamples, _Capabilities, ChatModelIntegrationTests):
     """``external_model`` with provider ``anthropic``, its base URL on the loopback stub."""
 
     @property

@@ -8,7 +8,9 @@ event-stream frames. Recorded with
 ``.venv/bin/python -m pytest tests/langchain/test_chat_standard_bedrock.py -m vcr
 --record-mode=rewrite -p no:randomly``; the signature headers are filtered out of the
 cassettes (see ``vcr_config`` in tests/conftest.py). This proves the request/response plumbing
-(signing, framing, the Anthropic translation), not model quality.
+(signing, framing, the Anthropic translation), not model quality. Images and PDFs are sent
+inline, as Bedrock takes them; the image and PDF tests' samples are local
+(``tests/support/samples.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 
 from tests.conftest import OPENAI_BASE
 from tests.langchain.test_chat_standard_anthropic import _Capabilities as _AnthropicCapabilities
+from tests.support.samples import LocalSamples
 
 BEDROCK_CLAUDE = {
     "name": "anthropic.claude-3-5-sonnet-20240620-v1:0",
@@ -43,6 +46,11 @@ class _Capabilities(_AnthropicCapabilities):
     def chat_model_params(self) -> dict[str, Any]:
         return {"external_model": BEDROCK_CLAUDE}
 
+    @property
+    def supports_image_urls(self) -> bool:
+        # Bedrock's Claude takes base64 only: the adapter refuses URLs up front (test_profile.py).
+        return False
+
 
 class TestChatExternalBedrockAnthropicUnit(_Capabilities, ChatModelUnitTests):
     @pytest.mark.xfail(
@@ -56,7 +64,7 @@ class TestChatExternalBedrockAnthropicUnit(_Capabilities, ChatModelUnitTests):
 
 
 @pytest.mark.vcr
-class TestChatExternalBedrockAnthropic(_Capabilities, ChatModelIntegrationTests):
+class TestChatExternalBedrockAnthropic(LocalSamples, _Capabilities, ChatModelIntegrationTests):
     """``amazon-bedrock`` / ``anthropic``, its base URL on the loopback stub."""
 
     @property

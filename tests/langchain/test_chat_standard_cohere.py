@@ -6,7 +6,8 @@ The integration class replays cassettes recorded against the loopback stub's Coh
 --record-mode=rewrite -p no:randomly``. The stub checks requests the way v2 chat does (roles,
 ``tool_choice`` only ``REQUIRED`` / ``NONE``, no ``n`` / ``parallel_tool_calls``) and answers in
 its format (``tool_plan``, named SSE events), so these prove the request/response plumbing
-through the Cohere translation, not model quality.
+through the Cohere translation, not model quality. The image test's sample is local
+(``tests/support/samples.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 from extmodels_integrations import UnsupportedParameterError
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE
+from tests.support.samples import LocalSamples
 
 COHERE_CHAT_MODEL = {
     "name": "command-a-03-2025",
@@ -56,10 +58,16 @@ class _Capabilities:
 
     @property
     def supports_image_inputs(self) -> bool:
-        # The adapter does send image_url parts (data: and https: URLs), but the standard image
-        # test downloads its picture from GitHub while recording, and these cassettes are
-        # recorded offline; tests/providers/test_cohere.py checks the parts it sends.
-        return False
+        # image_url parts go as v2 image_url content items (data: URLs as they are).
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        # v2 image_url items take web URLs too, which Cohere fetches itself.
+        return True
+
+    # supports_pdf_inputs stays off: v2 chat takes no files, and the adapter refuses them.
+    # supports_{image,pdf}_tool_message stay off: v2 tool content is text or document only.
 
 
 class TestChatExternalCohereUnit(_Capabilities, ChatModelUnitTests):
@@ -74,7 +82,7 @@ class TestChatExternalCohereUnit(_Capabilities, ChatModelUnitTests):
 
 
 @pytest.mark.vcr
-class TestChatExternalCohere(_Capabilities, ChatModelIntegrationTests):
+class TestChatExternalCohere(LocalSamples, _Capabilities, ChatModelIntegrationTests):
     """``external_model`` with provider ``cohere``, its base URL on the loopback stub."""
 
     @property

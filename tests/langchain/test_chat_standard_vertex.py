@@ -9,46 +9,23 @@ Gemini's format. Recorded with
 --record-mode=rewrite -p no:randomly``; token exchanges are stored redacted (see
 ``tests/support/vertex_cassettes.py``). This proves the request/response plumbing (sign-in, the
 Gemini translation, SSE), not model quality. The image and PDF tests download their samples;
-here a local PNG and PDF stand in (``_LocalSamples``), so nothing reaches the internet.
+here a local PNG and PDF stand in (``tests/support/samples.py``), so nothing reaches the internet.
 """
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-import httpx
-import langchain_tests.integration_tests.chat_models as standard_chat
 import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE
+from tests.support.samples import LocalSamples
 from tests.support.vertex_cassettes import stub_external_model
 
 GEMINI_CHAT_MODEL = stub_external_model(OPENAI_BASE, "gemini-2.5-flash")
-# A 1x1 PNG and a one-page PDF, in place of the sample files the standard tests download.
-SAMPLE_PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-SAMPLE_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 72 72]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-)
-
-
-class _LocalSamples:
-    """Stands in for ``httpx`` inside langchain-tests' chat module, whose image and PDF tests
-    download their sample files from the internet, which these tests never touch."""
-
-    @staticmethod
-    def get(url: str, **_: Any) -> httpx.Response:
-        for suffix, content in ((".png", SAMPLE_PNG), (".pdf", SAMPLE_PDF)):
-            if url.endswith(suffix):
-                return httpx.Response(200, content=content)
-        raise AssertionError(f"no local sample stands in for {url}")
 
 
 class _Capabilities:
@@ -107,7 +84,7 @@ class TestChatExternalVertexUnit(_Capabilities, ChatModelUnitTests):
 
 
 @pytest.mark.vcr
-class TestChatExternalVertex(_Capabilities, ChatModelIntegrationTests):
+class TestChatExternalVertex(LocalSamples, _Capabilities, ChatModelIntegrationTests):
     """``google-cloud-vertex-ai``, ``vertex_api_base`` on the loopback stub."""
 
     @property
@@ -117,7 +94,3 @@ class TestChatExternalVertex(_Capabilities, ChatModelIntegrationTests):
     @property
     def model_override_value(self) -> str:
         return "gemini-2.0-flash"
-
-    @pytest.fixture(autouse=True)
-    def _local_samples(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(standard_chat, "httpx", _LocalSamples)

@@ -145,6 +145,83 @@ def test_requests_the_api_rejects_are_rejected(
     assert error["type"] == "invalid_request_error" and message in error["message"]
 
 
+def with_media(*blocks: dict[str, Any]) -> dict[str, Any]:
+    return ask(
+        "Hi", messages=[{"role": "user", "content": [{"type": "text", "text": "Hi"}, *blocks]}]
+    )
+
+
+PNG = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+PDF = {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQ="}
+
+
+def tool_result(*blocks: dict[str, Any]) -> dict[str, Any]:
+    call = {"type": "tool_use", "id": "t1", "name": "f", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": list(blocks)}
+    turns = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result]},
+    ]
+    return ask("Hi", messages=turns)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            with_media({"type": "image", "source": {**PNG, "media_type": "image/bmp"}}),
+            "messages.0.content.1.image.source.base64.media_type: Input should be one of",
+        ),
+        (
+            with_media({"type": "document", "source": {**PDF, "media_type": "image/png"}}),
+            "document.source.base64.media_type",
+        ),
+        (with_media({"type": "image", "source": {"type": "url"}}), "image.source.url.url: Field"),
+        (
+            with_media({"type": "image", "source": {"type": "file", "file_id": "f1"}}),
+            "source type 'file' is not supported",
+        ),
+        (
+            tool_result({"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}),
+            "messages.2.content.0.tool_result.content: unexpected block type 'image_url'",
+        ),
+        (
+            tool_result({"type": "document", "source": {"type": "base64", "data": "AA=="}}),
+            "messages.2.content.0.tool_result.content.0.document.source.base64.media_type",
+        ),
+    ],
+)
+def test_media_blocks_the_api_rejects_are_rejected(
+    server: OpenAIStubServer, body: dict[str, Any], message: str
+) -> None:
+    response = post(server, body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        with_media(
+            {"type": "image", "source": PNG},
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+            {"type": "document", "source": PDF},
+            {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
+            {
+                "type": "document",
+                "source": {"type": "text", "media_type": "text/plain", "data": "x"},
+            },
+        ),
+        tool_result({"type": "image", "source": PNG}, {"type": "document", "source": PDF}),
+    ],
+)
+def test_media_blocks_the_api_takes_are_taken(
+    server: OpenAIStubServer, body: dict[str, Any]
+) -> None:
+    assert post(server, body).status_code == 200
+
+
 # -- our adapter against the wire ----------------------------------------------------------------
 
 

@@ -194,3 +194,24 @@ def test_model_families_follow_the_id_prefix() -> None:
     assert family("eu.anthropic.claude-3-haiku-20240307-v1:0") == "anthropic"
     assert family("cohere.command-light-text-v14") == "cohere-generate"
     assert family("amazon.titan-embed-text-v1") == "titan-embed"
+
+
+def test_claude_media_is_taken_inline_only(server: OpenAIStubServer) -> None:
+    def invoke(source: dict[str, Any]) -> httpx.Response:
+        content = [{"type": "text", "text": "hi"}, {"type": "image", "source": source}]
+        body = {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": content}],
+        }
+        return httpx.post(
+            f"{server.base_url}/model/anthropic.claude-3-haiku-20240307-v1:0/invoke",
+            json=body,
+            headers=signature_headers("bedrock"),
+        )
+
+    inline = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    assert invoke(inline).status_code == 200
+    refused = invoke({"type": "url", "url": "https://example.com/a.png"})
+    assert refused.status_code == 400
+    assert "source type 'url' is not supported" in refused.json()["message"]

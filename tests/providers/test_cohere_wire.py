@@ -55,6 +55,10 @@ def chat(http: httpx.Client, **body: Any) -> httpx.Response:
     return http.post("/v2/chat", json={"model": "command-r", **body})
 
 
+def image_part(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -73,12 +77,38 @@ def chat(http: httpx.Client, **body: Any) -> httpx.Response:
             {"messages": [{"role": "assistant", "content": [{"type": "reasoning"}]}]},
             "not text or thinking",
         ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
+            "user content type 'file' is not image_url or text",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [image_part("gs://bucket/cat.png")]}]},
+            "image_url.url 'gs://bucket/cat.png' is not an image URL",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "tool",
+                        "tool_call_id": "c1",
+                        "content": [image_part("https://x/a.png")],
+                    }
+                ]
+            },
+            "tool content type 'image_url' is not document or text",
+        ),
     ],
 )
 def test_chat_refusals(http: httpx.Client, body: dict[str, Any], message: str) -> None:
     response = chat(http, **body)
     assert response.status_code == 400
     assert message in response.json()["message"]
+
+
+def test_images_by_data_url_or_web_url_are_taken(http: httpx.Client) -> None:
+    parts = [{"type": "text", "text": "hi"}, image_part("data:image/png;base64,iVBORw0KGgo=")]
+    parts.append(image_part("https://example.com/cat.png"))
+    assert chat(http, messages=[{"role": "user", "content": parts}]).status_code == 200
 
 
 def test_embed_refusals(http: httpx.Client) -> None:

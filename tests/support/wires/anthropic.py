@@ -2,8 +2,9 @@
 
 Requests are checked the way the API checks them where our adapter could get it wrong (required
 ``model`` / ``max_tokens``, unknown top-level fields, roles that do not alternate, empty text
-blocks, ``tool_use`` blocks not answered by ``tool_result`` blocks first in the next user turn),
-then translated to an OpenAI body for the stub's scripted answer. With ``thinking`` enabled the
+blocks, ``tool_use`` blocks not answered by ``tool_result`` blocks first in the next user turn,
+image and document blocks whose source the API does not take: :func:`check_media`), then
+translated to an OpenAI body for the stub's scripted answer. With ``thinking`` enabled the
 answer starts with a signed ``thinking`` block (``signature_delta`` when streamed), and an
 assistant turn with tool calls sent back must start with that block, signature intact, as the
 API requires. ``cache_control`` anywhere in the request reports cache reads and writes in
@@ -51,6 +52,23 @@ _ERROR_TYPES = {
     529: "overloaded_error",
 }
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+# Sources each media block takes, with the media types a base64 source may declare
+# (anthropic-sdk-python types: Base64ImageSourceParam, Base64PDFSourceParam, PlainTextSourceParam,
+# ContentBlockSourceParam, URL*SourceParam); None: no media_type to check.
+_SOURCES: dict[str, dict[str, frozenset[str] | None]] = {
+    "image": {
+        "base64": frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
+        "url": None,
+    },
+    "document": {
+        "base64": frozenset({"application/pdf"}),
+        "text": frozenset({"text/plain"}),
+        "content": None,
+        "url": None,
+    },
+}
+# What a tool_result's content list may hold (ToolResultBlockParam.Content).
+_TOOL_RESULT_BLOCKS = frozenset({"text", "image", "document", "search_result", "tool_reference"})
 
 
 def _bad(message: str) -> StubHTTPError:
@@ -212,6 +230,7 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
             )
         previous = role
         blocks = _blocks(message.get("content"))
+        check_media(f"messages.{i}", blocks)
         if role == "user":
             out += _user(i, blocks, pending)
             pending = []
@@ -219,6 +238,41 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
             converted, pending = _assistant(blocks)
             out.append(converted)
     return out
+
+
+def check_media(
+    where: str, blocks: list[dict[str, Any]], sources: frozenset[str] | None = None
+) -> None:
+    """Refuse image and document blocks (in a turn, or in its tool results) whose source the
+    Messages API does not take; ``sources`` narrows the source types taken (Bedrock: base64)."""
+    for j, block in enumerate(blocks):
+        kind = block.get("type")
+        at = f"{where}.content.{j}"
+        if kind == "tool_result" and isinstance(block.get("content"), list):
+            inner = block["content"]
+            if odd := [b.get("type") for b in inner if b.get("type") not in _TOOL_RESULT_BLOCKS]:
+                raise _bad(f"{at}.tool_result.content: unexpected block type {odd[0]!r}")
+            check_media(f"{at}.tool_result", inner, sources)
+        elif kind in _SOURCES:
+            _check_source(f"{at}.{kind}.source", _SOURCES[kind], block.get("source"), sources)
+
+
+def _check_source(
+    at: str,
+    taken: dict[str, frozenset[str] | None],
+    source: Any,
+    narrowed: frozenset[str] | None,
+) -> None:
+    kind = source.get("type") if isinstance(source, dict) else None
+    if kind not in taken or (narrowed is not None and kind not in narrowed):
+        raise _bad(f"{at}: source type {kind!r} is not supported here")
+    media_types = taken[kind]
+    if media_types is not None and source.get("media_type") not in media_types:
+        expected = ", ".join(sorted(media_types))
+        raise _bad(f"{at}.{kind}.media_type: Input should be one of {expected}")
+    needed = {"base64": "data", "text": "data", "url": "url", "content": "content"}[kind]
+    if not source.get(needed):
+        raise _bad(f"{at}.{kind}.{needed}: Field required")
 
 
 def _user(i: int, blocks: list[dict[str, Any]], pending: list[str]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.support.openai_server import StubHTTPError, fragments, pieces, text_of
+from tests.support.wires.anthropic import check_media
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 _PATH = re.compile(r"^/model/([^/]+)/(invoke|invoke-with-response-stream)$")
@@ -130,6 +131,10 @@ def _reject(body: dict[str, Any], *keys: str) -> None:
 
 # -- anthropic Messages <-> OpenAI ----------------------------------------------------------
 
+# Claude on Bedrock reads images and documents inline only: no url source (Bedrock fetches
+# nothing on the model's behalf).
+_BEDROCK_SOURCES = frozenset({"base64"})
+
 
 def _anthropic_to_openai(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("anthropic_version") != "bedrock-2023-05-31":
@@ -139,7 +144,9 @@ def _anthropic_to_openai(body: dict[str, Any]) -> dict[str, Any]:
     system = body.get("system")
     if system:
         messages.append({"role": "system", "content": text_of(system)})
-    for message in body["messages"]:
+    for i, message in enumerate(body["messages"]):
+        if isinstance(message.get("content"), list):
+            check_media(f"messages.{i}", message["content"], _BEDROCK_SOURCES)
         messages += _anthropic_message(message)
     out: dict[str, Any] = {"messages": messages, "max_tokens": body["max_tokens"]}
     if body.get("stop_sequences"):

@@ -2,12 +2,13 @@
 (``POST /v2/embed``); any bearer key is accepted.
 
 Requests are checked as the v2 API checks them (roles, ``text`` / ``thinking`` assistant
-content items, no ``n`` / ``logit_bias``, ``tool_choice`` only ``REQUIRED`` / ``NONE``, at most 5
-stop sequences, ``input_type`` required and at most 96 texts per embed call) and turned into
-OpenAI-format ones for the stub's scripted answers, which are rendered back in v2's shape: text
-parts, ``tool_plan`` and ``tool_calls``, usage with ``billed_units`` and ``tokens`` (``tokens``
-counts a prompt template the bill leaves out), named SSE events from ``message-start`` to
-``message-end``, and ``{"message": ...}`` errors.
+content items, ``text`` / ``image_url`` user content items with a data: or web image URL,
+``text`` / ``document`` tool content items, no ``n`` / ``logit_bias``, ``tool_choice`` only
+``REQUIRED`` / ``NONE``, at most 5 stop sequences, ``input_type`` required and at most 96 texts
+per embed call) and turned into OpenAI-format ones for the stub's scripted answers, which are
+rendered back in v2's shape: text parts, ``tool_plan`` and ``tool_calls``, usage with
+``billed_units`` and ``tokens`` (``tokens`` counts a prompt template the bill leaves out), named
+SSE events from ``message-start`` to ``message-end``, and ``{"message": ...}`` errors.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ _INPUT_TYPES = frozenset(
     {"search_document", "search_query", "classification", "clustering", "image"}
 )
 _ASSISTANT_PARTS = frozenset({"text", "thinking"})
+# v2 user content items (Cohere's chat docs: image_url takes a base64 data URL or a web URL);
+# tool content items (cohere-python ToolContent): no image in a tool result.
+_USER_PARTS = frozenset({"text", "image_url"})
+_TOOL_PARTS = frozenset({"text", "document"})
+_TEXT = frozenset({"text"})
+_IMAGE_URLS = ("data:image/", "https://", "http://")
 _UNKNOWN_FIELDS = ("n", "logit_bias", "parallel_tool_calls", "stream_options")
 
 
@@ -49,6 +56,20 @@ def _assistant_parts(content: Any) -> None:
             )
 
 
+def _parts(role: str, content: Any, taken: frozenset[str]) -> None:
+    """Refuse ``role`` content items v2 does not take (and image URLs it cannot read)."""
+    for part in content if isinstance(content, list) else ():
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in taken:
+            names = " or ".join(sorted(taken))
+            raise StubHTTPError(
+                400, f"invalid request: {role} content type {kind!r} is not {names}"
+            )
+        url = (part.get("image_url") or {}).get("url") if kind == "image_url" else None
+        if kind == "image_url" and not str(url or "").startswith(_IMAGE_URLS):
+            raise StubHTTPError(400, f"invalid request: image_url.url {url!r} is not an image URL")
+
+
 def _messages(messages: Any) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
         raise StubHTTPError(400, "invalid request: messages must not be empty")
@@ -56,6 +77,7 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
     for message in messages:
         role = message.get("role")
         if role in ("system", "user"):
+            _parts(role, message.get("content"), _USER_PARTS if role == "user" else _TEXT)
             out.append({"role": role, "content": _text(message.get("content"))})
         elif role == "assistant":
             _assistant_parts(message.get("content"))
@@ -69,6 +91,7 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
         elif role == "tool":
             if not message.get("tool_call_id"):
                 raise StubHTTPError(400, "invalid request: tool message needs tool_call_id")
+            _parts("tool", message.get("content"), _TOOL_PARTS)
             out.append(
                 {
                     "role": "tool",
