@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from extmodels_integrations._exceptions import ConfigurationError
+from extmodels_integrations.providers.anthropic._files import check_files, file_block, source
 
 
 def convert_messages(
@@ -20,6 +21,8 @@ def convert_messages(
     empty text is dropped (the API rejects it); consecutive turns of one role are merged, since
     Bedrock and older API versions reject them rather than merging.
     """
+    messages = list(messages)
+    check_files(messages, provider)
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for message in messages:
@@ -93,20 +96,12 @@ def _block(part: Any) -> dict[str, Any] | None:
         return dict(part) if (part.get("text") or "").strip() else None
     if kind == "image_url":
         url = part["image_url"]["url"] if isinstance(part["image_url"], dict) else part["image_url"]
-        return {"type": "image", "source": _source(url)}
-    if kind == "file" and isinstance(part.get("file"), dict) and part["file"].get("file_data"):
-        return {"type": "document", "source": _source(part["file"]["file_data"])}
+        return {"type": "image", "source": source(url)}
+    if kind == "file":
+        return file_block(part["file"])
     if kind in ("reasoning", "thinking_summary"):
         return None  # unsigned reasoning cannot be sent back; the API would reject it
     return dict(part)  # already an Anthropic block (image, document, tool_use, thinking...)
-
-
-def _source(url: str) -> dict[str, str]:
-    """A ``base64`` source from a data URL, else a ``url`` source."""
-    if url.startswith("data:") and ";base64," in url:
-        media_type, _, data = url[5:].partition(";base64,")
-        return {"type": "base64", "media_type": media_type, "data": data}
-    return {"type": "url", "url": url}
 
 
 def _assistant_blocks(message: Mapping[str, Any]) -> str | list[dict[str, Any]]:
