@@ -1,5 +1,5 @@
 """What the frameworks need to know about a model that no endpoint reports: its context window,
-its output limit and whether it takes tools.
+its output limit, whether it takes tools and whether it reads images.
 
 LlamaIndex sizes prompts from ``LLMMetadata`` (``context_window - num_output`` is the room left
 for retrieved context); its 3900-token default starves every current model. Values are the
@@ -28,6 +28,8 @@ class ModelInfo:
     """Most tokens one response may have."""
     function_calling: bool = True
     """Whether the model takes tools (OpenAI-style function calling)."""
+    images: bool = True
+    """Whether the model reads images (and, where its provider takes them, PDFs)."""
 
     def num_output(self, max_tokens: int | None) -> int:
         """Tokens to reserve for the answer: ``max_tokens`` when set, else the model's output
@@ -46,14 +48,14 @@ _TABLE: dict[str, ModelInfo] = {
     "gpt-4.1": ModelInfo(1_047_576, 32_768),
     "gpt-4o": ModelInfo(128_000, 16_384),
     "gpt-4-turbo": ModelInfo(128_000, 4_096),
-    "gpt-4": ModelInfo(8_192, 8_192),
-    "gpt-3.5-turbo": ModelInfo(16_385, 4_096),
-    "gpt-35-turbo": ModelInfo(16_385, 4_096),  # Azure's spelling
-    "gpt-3.5-turbo-instruct": ModelInfo(4_096, 4_096, function_calling=False),
+    "gpt-4": ModelInfo(8_192, 8_192, images=False),
+    "gpt-3.5-turbo": ModelInfo(16_385, 4_096, images=False),
+    "gpt-35-turbo": ModelInfo(16_385, 4_096, images=False),  # Azure's spelling
+    "gpt-3.5-turbo-instruct": ModelInfo(4_096, 4_096, function_calling=False, images=False),
     "o1": ModelInfo(200_000, 100_000),
-    "o1-mini": ModelInfo(128_000, 65_536, function_calling=False),
+    "o1-mini": ModelInfo(128_000, 65_536, function_calling=False, images=False),
     "o3": ModelInfo(200_000, 100_000),
-    "o3-mini": ModelInfo(200_000, 100_000),
+    "o3-mini": ModelInfo(200_000, 100_000, images=False),
     "o4-mini": ModelInfo(200_000, 100_000),
     # Anthropic
     "claude-3-haiku": ModelInfo(200_000, 4_096),
@@ -65,10 +67,11 @@ _TABLE: dict[str, ModelInfo] = {
     "claude-sonnet-4": ModelInfo(200_000, 64_000),
     "claude-opus-4": ModelInfo(200_000, 32_000),
     "claude-haiku-4": ModelInfo(200_000, 64_000),
-    # Cohere
-    "command-r": ModelInfo(128_000, 4_000),
-    "command-r-plus": ModelInfo(128_000, 4_000),
-    "command-a": ModelInfo(256_000, 8_000),
+    # Cohere: only the vision models read images
+    "command-r": ModelInfo(128_000, 4_000, images=False),
+    "command-r-plus": ModelInfo(128_000, 4_000, images=False),
+    "command-a": ModelInfo(256_000, 8_000, images=False),
+    "command-a-vision": ModelInfo(128_000, 8_000),
     # Google
     "gemini-1.5-pro": ModelInfo(2_097_152, 8_192),
     "gemini-1.5-flash": ModelInfo(1_048_576, 8_192),
@@ -76,19 +79,19 @@ _TABLE: dict[str, ModelInfo] = {
     "gemini-2.5-pro": ModelInfo(1_048_576, 65_536),
     "gemini-2.5-flash": ModelInfo(1_048_576, 65_536),
     # AI21
-    "jamba-1.5-mini": ModelInfo(256_000, 4_096),
-    "jamba-1.5-large": ModelInfo(256_000, 4_096),
-    "jamba-mini": ModelInfo(256_000, 4_096),
-    "jamba-large": ModelInfo(256_000, 4_096),
+    "jamba-1.5-mini": ModelInfo(256_000, 4_096, images=False),
+    "jamba-1.5-large": ModelInfo(256_000, 4_096, images=False),
+    "jamba-mini": ModelInfo(256_000, 4_096, images=False),
+    "jamba-large": ModelInfo(256_000, 4_096, images=False),
     # Meta Llama (Databricks: meta-llama-3-3-70b-instruct; Bedrock: meta.llama3-3-70b-...)
-    "llama-3.1": ModelInfo(128_000, 4_096),
-    "llama3.1": ModelInfo(128_000, 4_096),
-    "llama-3.3": ModelInfo(128_000, 4_096),
-    "llama3.3": ModelInfo(128_000, 4_096),
+    "llama-3.1": ModelInfo(128_000, 4_096, images=False),
+    "llama3.1": ModelInfo(128_000, 4_096, images=False),
+    "llama-3.3": ModelInfo(128_000, 4_096, images=False),
+    "llama3.3": ModelInfo(128_000, 4_096, images=False),
     # Amazon
     "nova-pro": ModelInfo(300_000, 5_000),
     "nova-lite": ModelInfo(300_000, 5_000),
-    "nova-micro": ModelInfo(128_000, 5_000),
+    "nova-micro": ModelInfo(128_000, 5_000, images=False),
 }
 
 

@@ -1,8 +1,9 @@
 """What a target's model can do: LangChain's ``model.profile`` (a ``ModelProfile`` dict).
 
 Capabilities come from the provider the config names (what its adapter sends or refuses, kept
-equal to the adapters by ``tests/test_profile.py``), reasoning from the model family, limits
-from the table of published limits (:mod:`extmodels_integrations._models`). An endpoint
+equal to the adapters by ``tests/test_profile.py``), less what the model family lacks (a
+text-only model reads no images, whatever its provider takes); reasoning from the model family,
+limits from the table of published limits (:mod:`extmodels_integrations._models`). An endpoint
 config's profile holds what every served entity offers, since any of them may answer. A
 serving endpoint by name says nothing about its capabilities: only its limits, when its name
 belongs to a known family.
@@ -15,7 +16,7 @@ from typing import Any
 
 from extmodels_integrations._config import ExternalModel
 from extmodels_integrations._endpoint_config import EndpointConfig
-from extmodels_integrations._models import UNKNOWN, lookup
+from extmodels_integrations._models import UNKNOWN, ModelInfo, lookup
 
 __all__ = [
     "capability_kind",
@@ -80,7 +81,7 @@ def name_profile(name: str | None) -> dict[str, Any]:
 def external_model_profile(model: ExternalModel) -> dict[str, Any]:
     """What the chat model of an ``external_model`` block can do."""
     kind = capability_kind(model)
-    offered = _CAPABILITIES.get(kind, frozenset())
+    offered = _CAPABILITIES.get(kind, frozenset()) - _beyond_model(lookup(model.name))
     profile: dict[str, Any] = {"text_inputs": True, "text_outputs": True}
     profile.update({name: name in offered for name in sorted(_ALL)})
     pattern = _REASONING.get(kind)
@@ -88,6 +89,17 @@ def external_model_profile(model: ExternalModel) -> dict[str, Any]:
     profile["reasoning_output"] = bool(pattern and re.search(pattern, normal))
     profile.update(name_profile(model.name))
     return profile
+
+
+def _beyond_model(info: ModelInfo) -> frozenset[str]:
+    """What the model family cannot do whatever its adapter sends (text-only models, models
+    without tools); nothing for a family not in the table."""
+    lacking: set[str] = set()
+    if not info.images:
+        lacking |= {"image_inputs", "image_url_inputs", "pdf_inputs"}
+    if not info.function_calling:
+        lacking |= {"tool_calling", "tool_choice"}
+    return frozenset(lacking)
 
 
 def endpoint_profile(config: EndpointConfig) -> dict[str, Any]:

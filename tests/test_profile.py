@@ -16,7 +16,8 @@ from extmodels_integrations import (
     load_endpoint_config,
     parse_external_model,
 )
-from extmodels_integrations._profile import capability_kind, external_model_profile
+from extmodels_integrations._models import lookup
+from extmodels_integrations._profile import _beyond_model, capability_kind, external_model_profile
 from extmodels_integrations.langchain import ChatExternal
 from tests.providers.cases import amazon_bedrock
 from tests.providers.test_feature_matrix import PDF, PNG, PROVIDERS, _body
@@ -70,7 +71,9 @@ def test_the_profile_says_what_the_adapter_does(label: str) -> None:
         warnings.simplefilter("ignore")
         profile = external_model_profile(parse_external_model(target["external_model"]))
     does = {feature: _sent(target, request) for feature, request in PROBES.items()}
-    assert {f: profile[f] for f in PROBES} == does
+    # Less what the probed model itself lacks (a text-only family), tested on its own below.
+    lacking = _beyond_model(lookup(target["external_model"]["name"]))
+    assert {f: profile[f] for f in PROBES} == {f: does[f] and f not in lacking for f in PROBES}
 
 
 def test_every_kind_of_target_is_probed() -> None:
@@ -120,9 +123,37 @@ def test_a_profile_given_by_the_user_wins() -> None:
     assert llm.profile == {"x": 1}
 
 
+def _profile_of(label: str, name: str) -> dict[str, Any]:
+    block = {**TARGETS[label]["external_model"], "name": name}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return external_model_profile(parse_external_model(block))
+
+
+@pytest.mark.parametrize(
+    ("label", "name", "images", "tools"),
+    [
+        ("Cohere", "command-a-vision-07-2025", True, True),
+        ("Cohere", "command-a-03-2025", False, True),
+        ("Cohere", "command-r-plus-08-2024", False, True),
+        ("OpenAI", "gpt-4o-mini", True, True),
+        ("OpenAI", "gpt-3.5-turbo-0125", False, True),
+        ("OpenAI", "o1-mini", False, False),
+        ("Serving endpoint", "databricks-meta-llama-3-3-70b-instruct", False, True),
+        ("Serving endpoint", "my-own-finetune", True, True),  # unknown: the adapter's word
+    ],
+)
+def test_a_text_only_or_toolless_model_says_so_whatever_its_provider_takes(
+    label: str, name: str, images: bool, tools: bool
+) -> None:
+    profile = _profile_of(label, name)
+    assert profile["image_inputs"] is images and profile["image_url_inputs"] is images
+    assert profile["tool_calling"] is tools and profile["tool_choice"] is tools
+
+
 def test_an_endpoint_config_offers_what_every_entity_offers() -> None:
     anthropic = TARGETS["Anthropic"]["external_model"]
-    cohere = TARGETS["Cohere"]["external_model"]
+    cohere = {**TARGETS["Cohere"]["external_model"], "name": "command-a-vision-07-2025"}
     routes = [{"served_model_name": n, "traffic_percentage": 50} for n in ("a", "c")]
     body = {
         "name": "split",
