@@ -14,12 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_tests.integration_tests import ChatModelIntegrationTests
-from langchain_tests.unit_tests import ChatModelUnitTests
 
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE, QUIRKS_BASE
-from tests.support.samples import LocalSamples
+from tests.support.langchain_standard import ChatIntegrationTests, ChatUnitTests
 
 OPENAI_CHAT_MODEL = {
     "name": "gpt-4o-mini",
@@ -32,7 +30,7 @@ OPENAI_CHAT_MODEL = {
 }
 
 
-class TestChatExternalUnit(ChatModelUnitTests):
+class TestChatExternalUnit(ChatUnitTests):
     @property
     def chat_model_class(self) -> type[ChatExternal]:
         return ChatExternal
@@ -61,16 +59,6 @@ class TestChatExternalUnit(ChatModelUnitTests):
     def supports_json_mode(self) -> bool:
         return True
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
-        "in langchain_core.load.mapping, so no third-party class can pass this step; the dump "
-        "is snapshot-checked here and the round trip with allowed_objects=[ChatExternal] is "
-        "tested in test_serialization.py",
-    )
-    def test_serdes(self, model: Any, snapshot: Any) -> None:
-        super().test_serdes(model, snapshot)
-
 
 class TestChatExternalUnitExternalModel(TestChatExternalUnit):
     @property
@@ -78,7 +66,7 @@ class TestChatExternalUnitExternalModel(TestChatExternalUnit):
         return {"external_model": OPENAI_CHAT_MODEL}
 
 
-class _Integration(LocalSamples, ChatModelIntegrationTests):
+class _Integration(ChatIntegrationTests):
     @property
     def chat_model_class(self) -> type[ChatExternal]:
         return ChatExternal
@@ -107,10 +95,6 @@ class _Integration(LocalSamples, ChatModelIntegrationTests):
         return True
 
     # supports_{image,pdf}_tool_message stay off: Chat Completions tool messages take text only.
-
-    @property
-    def enable_vcr_tests(self) -> bool:
-        return True
 
 
 @pytest.mark.vcr

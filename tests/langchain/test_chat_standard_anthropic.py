@@ -14,12 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_tests.integration_tests import ChatModelIntegrationTests
-from langchain_tests.unit_tests import ChatModelUnitTests
 
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE
-from tests.support.samples import LocalSamples
+from tests.support.langchain_standard import ChatIntegrationTests, ChatUnitTests
 
 ANTHROPIC_CHAT_MODEL = {
     "name": "claude-sonnet-4-5-20250929",
@@ -83,25 +81,13 @@ class _Capabilities:
         return True
 
 
-class TestChatExternalAnthropicUnit(_Capabilities, ChatModelUnitTests):
-    @pytest.mark.xfail(
-        strict=True,
-        reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
-        "in langchain_core.load.mapping, so no third-party class can pass this step; the dump "
-        "is snapshot-checked here and the round trip with allowed_objects=[ChatExternal] is "
-        "tested in test_serialization.py",
-    )
-    def test_serdes(self, model: Any, snapshot: Any) -> None:
-        super().test_serdes(model, snapshot)
+class TestChatExternalAnthropicUnit(_Capabilities, ChatUnitTests):
+    """The unit suite on this target."""
 
 
 @pytest.mark.vcr
-class TestChatExternalAnthropic(LocalSamples, _Capabilities, ChatModelIntegrationTests):
+class TestChatExternalAnthropic(_Capabilities, ChatIntegrationTests):
     """``external_model`` with provider ``anthropic``, its base URL on the loopback stub."""
-
-    @property
-    def enable_vcr_tests(self) -> bool:
-        return True
 
     @property
     def model_override_value(self) -> str:

@@ -18,12 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_tests.integration_tests import ChatModelIntegrationTests
-from langchain_tests.unit_tests import ChatModelUnitTests
 
 from tests.conftest import OPENAI_BASE
 from tests.langchain.test_chat_standard_anthropic import _Capabilities as _AnthropicCapabilities
-from tests.support.samples import LocalSamples
+from tests.support.langchain_standard import ChatIntegrationTests, ChatUnitTests
 
 BEDROCK_CLAUDE = {
     "name": "anthropic.claude-3-5-sonnet-20240620-v1:0",
@@ -52,24 +50,13 @@ class _Capabilities(_AnthropicCapabilities):
         return False
 
 
-class TestChatExternalBedrockAnthropicUnit(_Capabilities, ChatModelUnitTests):
-    @pytest.mark.xfail(
-        strict=True,
-        reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
-        "in langchain_core.load.mapping, so no third-party class can pass this step; the round "
-        "trip with allowed_objects=[ChatExternal] is tested in test_serialization.py",
-    )
-    def test_serdes(self, model: Any, snapshot: Any) -> None:
-        super().test_serdes(model, snapshot)
+class TestChatExternalBedrockAnthropicUnit(_Capabilities, ChatUnitTests):
+    """The unit suite on this target."""
 
 
 @pytest.mark.vcr
-class TestChatExternalBedrockAnthropic(LocalSamples, _Capabilities, ChatModelIntegrationTests):
+class TestChatExternalBedrockAnthropic(_Capabilities, ChatIntegrationTests):
     """``amazon-bedrock`` / ``anthropic``, its base URL on the loopback stub."""
-
-    @property
-    def enable_vcr_tests(self) -> bool:
-        return True
 
     @property
     def model_override_value(self) -> str:

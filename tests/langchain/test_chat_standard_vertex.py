@@ -17,12 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_tests.integration_tests import ChatModelIntegrationTests
-from langchain_tests.unit_tests import ChatModelUnitTests
 
 from extmodels_integrations.langchain import ChatExternal
 from tests.conftest import OPENAI_BASE
-from tests.support.samples import LocalSamples
+from tests.support.langchain_standard import ChatIntegrationTests, ChatUnitTests
 from tests.support.vertex_cassettes import stub_external_model
 
 GEMINI_CHAT_MODEL = stub_external_model(OPENAI_BASE, "gemini-2.5-flash")
@@ -71,25 +69,13 @@ class _Capabilities:
         return False
 
 
-class TestChatExternalVertexUnit(_Capabilities, ChatModelUnitTests):
-    @pytest.mark.xfail(
-        strict=True,
-        reason="langchain-core 1.7 load(allowed_objects='all') admits only the classes listed "
-        "in langchain_core.load.mapping, so no third-party class can pass this step; the dump "
-        "is snapshot-checked here and the round trip with allowed_objects=[ChatExternal] is "
-        "tested in test_serialization.py",
-    )
-    def test_serdes(self, model: Any, snapshot: Any) -> None:
-        super().test_serdes(model, snapshot)
+class TestChatExternalVertexUnit(_Capabilities, ChatUnitTests):
+    """The unit suite on this target."""
 
 
 @pytest.mark.vcr
-class TestChatExternalVertex(LocalSamples, _Capabilities, ChatModelIntegrationTests):
+class TestChatExternalVertex(_Capabilities, ChatIntegrationTests):
     """``google-cloud-vertex-ai``, ``vertex_api_base`` on the loopback stub."""
-
-    @property
-    def enable_vcr_tests(self) -> bool:
-        return True
 
     @property
     def model_override_value(self) -> str:
